@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "onced",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "OnceEngine", targets: ["OnceEngine"]),
+        .executable(name: "onced", targets: ["onced"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]
+        ),
+        .target(
+            name: "OnceEngine",
+            dependencies: [
+                "CLua",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "onced",
+            dependencies: [
+                "OnceEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "OnceEngineTests",
+            dependencies: ["OnceEngine"]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["OnceEngine"]
+        ),
+    ]
+)

@@ -1,0 +1,95 @@
+import Foundation
+
+/// `live` or `test`: with a workspace, one namespace (SPEC §1).
+public enum Version: String, Sendable, Hashable, CaseIterable {
+    case live, test
+}
+
+/// Everything — profiles, types, request records — lives inside one namespace.
+public struct Namespace: Sendable, Hashable, CustomStringConvertible {
+    public var workspace: String
+    public var version: Version
+
+    public init(workspace: String, version: Version) {
+        self.workspace = workspace
+        self.version = version
+    }
+
+    public var description: String { "\(workspace)/\(version.rawValue)" }
+}
+
+/// The six operations of SPEC §2, declared in the order a multi-op element applies them.
+public enum Op: String, Sendable, Hashable, CaseIterable, Comparable {
+    case setOnce = "set_once"
+    case set
+    case add
+    case append
+    case remove
+    case unset
+
+    /// The body key that carries this op (`$once`, `$set`, …).
+    public var bodyKey: String {
+        switch self {
+        case .setOnce: "$once"
+        case .set: "$set"
+        case .add: "$add"
+        case .append: "$append"
+        case .remove: "$remove"
+        case .unset: "$unset"
+        }
+    }
+
+    public init?(bodyKey: String) {
+        guard let op = Op.allCases.first(where: { $0.bodyKey == bodyKey }) else { return nil }
+        self = op
+    }
+
+    public static func < (lhs: Op, rhs: Op) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// One op key of one element: the properties it names, in the order sent.
+/// For `unset` the values are `null` and only the names matter.
+public struct OpInput: Sendable, Equatable {
+    public var op: Op
+    public var properties: JSONObject
+
+    public init(op: Op, properties: JSONObject) {
+        self.op = op
+        self.properties = properties
+    }
+
+    /// The `$unset` form: names only.
+    public init(unsetting names: [String]) {
+        self.op = .unset
+        self.properties = JSONObject(names.map { .init($0, .null) })
+    }
+}
+
+/// One profile's share of a request: a single-op call has one element, a batch many.
+public struct Element: Sendable, Equatable {
+    public var distinctID: String
+    /// Kept sorted in op order (SPEC §2), whatever order the keys arrived in.
+    public private(set) var ops: [OpInput]
+
+    public init(distinctID: String, ops: [OpInput]) {
+        self.distinctID = distinctID
+        self.ops = ops.sorted { $0.op < $1.op }
+    }
+}
+
+/// A write request: applied atomically, recorded under its id.
+public struct WriteRequest: Sendable {
+    public var id: UUID
+    public var namespace: Namespace
+    public var receivedAt: Date
+    public var elements: [Element]
+
+    public init(id: UUID = UUID(), namespace: Namespace, receivedAt: Date = Date(), elements: [Element]) {
+        self.id = id
+        self.namespace = namespace
+        self.receivedAt = receivedAt
+        self.elements = elements
+    }
+}

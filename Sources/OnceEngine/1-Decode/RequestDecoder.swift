@@ -1,0 +1,77 @@
+/// A request body or line that cannot be processed at all (HTTP 400, or an
+/// error outcome for a JSONL line). Nothing of it is written.
+public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Turns JSON bodies into ``Element``s: the shape checks of SPEC §2–§5.
+///
+/// Shape errors (a missing `distinct_id`, `$once` that is not an object) fail
+/// the whole body; value errors (a `null`, a 300-character string) do not —
+/// they become per-property outcomes later, in validation.
+public enum RequestDecoder {
+    public static let maxDistinctIDLength = 255
+
+    /// The body of a single-op endpoint: `{"<op key>": ..., "distinct_id": "..."}`.
+    /// Other `$` keys are refused so a misrouted call fails loudly; other keys are ignored.
+    public static func element(body: JSON, op: Op) throws(DecodeError) -> Element {
+        guard let object = body.objectValue else { throw DecodeError("the body must be a JSON object") }
+        let distinctID = try distinctID(in: object)
+        for key in object.keys where key.hasPrefix("$") && key != op.bodyKey {
+            throw DecodeError("unexpected key \"\(key.prefix(64))\": this endpoint takes \(op.bodyKey)")
+        }
+        guard let value = object[op.bodyKey] else { throw DecodeError("missing \(op.bodyKey)") }
+        return Element(distinctID: distinctID, ops: [try opInput(op, value)])
+    }
+
+    /// An element that may carry several op keys (a batch action, a JSONL line).
+    public static func element(distinctID: String, opsIn object: JSONObject) throws(DecodeError) -> Element {
+        var ops: [OpInput] = []
+        for member in object.members where member.key.hasPrefix("$") {
+            guard let op = Op(bodyKey: member.key) else {
+                throw DecodeError("unknown op key \"\(member.key.prefix(64))\"")
+            }
+            ops.append(try opInput(op, member.value))
+        }
+        guard !ops.isEmpty else { throw DecodeError("no op key ($once, $set, $add, $append, $remove, $unset)") }
+        return Element(distinctID: distinctID, ops: ops)
+    }
+
+    /// Checks the shape one op key's value must have.
+    public static func opInput(_ op: Op, _ value: JSON) throws(DecodeError) -> OpInput {
+        if op == .unset {
+            guard case .array(let names) = value else { throw DecodeError("$unset must be an array of property names") }
+            var strings: [String] = []
+            for name in names {
+                guard let string = name.stringValue else { throw DecodeError("$unset must be an array of property names") }
+                strings.append(string)
+            }
+            return OpInput(unsetting: strings)
+        }
+        guard let properties = value.objectValue else {
+            throw DecodeError("\(op.bodyKey) must be an object of property names to values, not \(value.kindName)")
+        }
+        return OpInput(op: op, properties: properties)
+    }
+
+    public static func distinctID(in object: JSONObject) throws(DecodeError) -> String {
+        guard let value = object["distinct_id"] else { throw DecodeError("missing distinct_id") }
+        guard let id = value.stringValue else { throw DecodeError("distinct_id must be a string") }
+        guard !id.isEmpty else { throw DecodeError("distinct_id must not be empty") }
+        guard !Validator.exceedsLength(id, maxDistinctIDLength) else {
+            throw DecodeError("distinct_id is at most \(maxDistinctIDLength) characters")
+        }
+        return id
+    }
+
+    public static func namespace(workspace: String, version: String) throws(DecodeError) -> Namespace {
+        guard let version = Version(rawValue: version) else { throw DecodeError("version must be \"live\" or \"test\"") }
+        guard !workspace.isEmpty, workspace.utf8.count <= 64,
+              workspace.utf8.allSatisfy({ $0 >= 0x21 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+            throw DecodeError("invalid workspace id")
+        }
+        return Namespace(workspace: workspace, version: version)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// A profile as stored: `GET …/profiles/{distinct_id}`.
+public struct Profile: Sendable, Equatable {
+    public var distinctID: String
+    /// Sorted by property name.
+    public var properties: [(name: String, value: PropertyValue)]
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(distinctID: String, properties: [(name: String, value: PropertyValue)], createdAt: Date, updatedAt: Date) {
+        self.distinctID = distinctID
+        self.properties = properties
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public subscript(name: String) -> PropertyValue? {
+        properties.first { $0.name == name }?.value
+    }
+
+    public static func == (lhs: Profile, rhs: Profile) -> Bool {
+        lhs.distinctID == rhs.distinctID && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
+            && lhs.properties.map(\.name) == rhs.properties.map(\.name)
+            && lhs.properties.map(\.value) == rhs.properties.map(\.value)
+    }
+}
+
+/// Where profiles, registered types and request records live.
+///
+/// The pipeline sees only this protocol. An implementation must apply each
+/// request atomically (all its effects or none), make it durable before
+/// `apply` returns, and decide set-once and type registration inside the
+/// store — conditional statements, never a read in Swift followed by a write
+/// another process could race.
+public protocol ProfileStore: Sendable {
+    /// Applies one request and returns its record, once durable.
+    func apply(_ request: PreparedRequest) async throws -> RequestRecord
+    func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile?
+    func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord?
+    func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType]
+    /// Waits for writes in flight, then releases the store. Later calls fail.
+    func close() async throws
+}
+
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case closed
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .closed: "the store is closed"
+        case .corrupt(let detail): "unexpected data in the store: \(detail)"
+        }
+    }
+}

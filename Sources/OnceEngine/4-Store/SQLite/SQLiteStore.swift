@@ -1,0 +1,144 @@
+import Foundation
+import GRDB
+
+/// The default store: one SQLite file in WAL mode.
+///
+/// Writes go through a ``GroupCommit``: concurrent requests share one
+/// `BEGIN IMMEDIATE` transaction and one fsync, each in its own savepoint so a
+/// failing request rolls back alone. Reads use the pool's concurrent readers.
+/// Several processes may open the same file: the write lock and busy timeout
+/// serialize their transactions, and batches that still meet a busy database
+/// are retried whole.
+public final class SQLiteStore: ProfileStore {
+    public enum Durability: String, Sendable, CaseIterable {
+        /// `synchronous=FULL`: every commit is fsynced; survives power loss. The default.
+        case full
+        /// `synchronous=NORMAL`: survives a process crash, but a power loss may
+        /// lose the last commits. Faster on slow disks.
+        case normal
+    }
+
+    public struct Options: Sendable {
+        public var durability: Durability = .full
+        /// How long a writer waits for another process's write lock.
+        public var busyTimeout: TimeInterval = 5
+        public var maxBatch = 1024
+        public init() {}
+    }
+
+    private let pool: DatabasePool
+    private let cache = TypeCache()
+    private let committer: GroupCommit<PreparedRequest, RequestRecord>
+
+    /// Opens (creating if needed) the database at `path` and migrates its schema.
+    public init(path: String, options: Options = Options()) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(options.busyTimeout)
+        let synchronous = options.durability == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrator.migrate(pool)
+        self.pool = pool
+        let cache = self.cache
+        committer = GroupCommit(label: "onced.sqlite.commit", maxBatch: options.maxBatch) { batch in
+            SQLiteStore.commit(batch, pool: pool, cache: cache)
+        }
+    }
+
+    public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
+        try await committer.submit(request)
+    }
+
+    /// One transaction for the whole batch, one savepoint per request.
+    private static func commit(_ batch: [PreparedRequest], pool: DatabasePool, cache: TypeCache) -> [Result<RequestRecord, any Error>] {
+        var attempt = 0
+        while true {
+            attempt += 1
+            var results: [Result<RequestRecord, any Error>] = []
+            var learned: [TypeCache.Key: PropertyType] = [:]
+            do {
+                try pool.writeWithoutTransaction { db in
+                    try db.inTransaction(.immediate) {
+                        for request in batch {
+                            var writer = SQLiteRequestWriter(db: db, cache: cache)
+                            do {
+                                var record: RequestRecord?
+                                try db.inSavepoint {
+                                    record = try writer.apply(request)
+                                    return .commit
+                                }
+                                results.append(.success(record!))
+                                learned.merge(writer.learned) { old, _ in old }
+                            } catch let error as DatabaseError where error.isBusy {
+                                throw error
+                            } catch {
+                                results.append(.failure(error))
+                            }
+                        }
+                        return .commit
+                    }
+                }
+                cache.remember(learned)
+                return results
+            } catch let error as DatabaseError where error.isBusy && attempt < 3 {
+                continue
+            } catch {
+                return batch.map { _ in .failure(error) }
+            }
+        }
+    }
+
+    public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
+        let key: StatementArguments = [namespace.workspace, namespace.version.rawValue, distinctID]
+        return try await pool.read { db -> Profile? in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT created_at, updated_at FROM profiles WHERE workspace = ? AND version = ? AND distinct_id = ?
+                """, arguments: key) else { return nil }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT name, type, text, number, instant, list FROM properties
+                WHERE workspace = ? AND version = ? AND distinct_id = ? ORDER BY name
+                """, arguments: key)
+            let properties = try rows.map { (name: $0[0] as String, value: try StoredValue.value(from: $0, at: 1)) }
+            return Profile(distinctID: distinctID, properties: properties,
+                           createdAt: Date(epochMilliseconds: row[0]), updatedAt: Date(epochMilliseconds: row[1]))
+        }
+    }
+
+    public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
+        let row = try await pool.read { db -> Row? in
+            try Row.fetchOne(db, sql: """
+                SELECT received_at, results FROM requests WHERE workspace = ? AND version = ? AND id = ?
+                """, arguments: [namespace.workspace, namespace.version.rawValue, requestID.uuidString.lowercased()])
+        }
+        guard let row else { return nil }
+        guard case .array(let entries) = try JSONParser.parse(row[1] as String) else {
+            throw StoreError.corrupt("request record is not a JSON array")
+        }
+        return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: row[0]),
+                             results: try entries.map { try OpResult(json: $0) })
+    }
+
+    public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
+        let rows = try await pool.read { db -> [Row] in
+            try Row.fetchAll(db, sql: "SELECT name, type FROM property_types WHERE workspace = ? AND version = ?",
+                             arguments: [namespace.workspace, namespace.version.rawValue])
+        }
+        var types: [String: PropertyType] = [:]
+        for row in rows {
+            guard let type = PropertyType(rawValue: row[1]) else { throw StoreError.corrupt("unknown type") }
+            types[row[0]] = type
+        }
+        return types
+    }
+
+    public func close() async throws {
+        await committer.close()
+        try pool.close()
+    }
+}
+
+extension DatabaseError {
+    var isBusy: Bool { resultCode == .SQLITE_BUSY || resultCode == .SQLITE_LOCKED }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// The one JSON form of outcomes, used by the store, the HTTP API and `apply`.
+extension OpResult {
+    public var json: JSON {
+        var properties: [JSONObject.Member] = []
+        for result in self.properties {
+            var fields: [JSONObject.Member] = [.init("outcome", .string(result.outcome.rawValue))]
+            if let rule = result.rule { fields.append(.init("rule", .string(rule))) }
+            if let reason = result.reason { fields.append(.init("reason", .string(reason))) }
+            properties.append(.init(result.name, .object(JSONObject(fields))))
+        }
+        return .object(JSONObject([
+            .init("distinct_id", .string(distinctID)),
+            .init("op", .string(op.rawValue)),
+            .init("properties", .object(JSONObject(properties))),
+        ]))
+    }
+
+    public init(json: JSON) throws(DecodeError) {
+        guard let object = json.objectValue,
+              let distinctID = object["distinct_id"]?.stringValue,
+              let op = object["op"]?.stringValue.flatMap(Op.init(rawValue:)),
+              let properties = object["properties"]?.objectValue else {
+            throw DecodeError("malformed stored op result")
+        }
+        var results: [PropertyResult] = []
+        for member in properties.members {
+            guard let fields = member.value.objectValue,
+                  let outcome = fields["outcome"]?.stringValue.flatMap(Outcome.init(rawValue:)) else {
+                throw DecodeError("malformed stored property result")
+            }
+            results.append(PropertyResult(name: member.key, outcome: outcome,
+                                          reason: fields["reason"]?.stringValue, rule: fields["rule"]?.stringValue))
+        }
+        self.init(distinctID: distinctID, op: op, properties: results)
+    }
+}
+
+extension RequestRecord {
+    /// `{"request_id", "status": "processed", "results": [...]}` (SPEC §3).
+    public var json: JSON {
+        .object(JSONObject([
+            .init("request_id", .string(id.uuidString.lowercased())),
+            .init("status", .string("processed")),
+            .init("received_at", .string(ISODate.utcText(milliseconds: receivedAt.epochMilliseconds))),
+            .init("results", .array(results.map(\.json))),
+        ]))
+    }
+}
+
+extension Date {
+    var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    init(epochMilliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(epochMilliseconds) / 1000)
+    }
+}
