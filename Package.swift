@@ -36,11 +36,11 @@ let package = Package(
         ),
         .testTarget(
             name: "OnceEngineTests",
-            dependencies: ["OnceEngine"]
+            dependencies: ["OnceEngine", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["OnceEngine"]
+            dependencies: ["OnceEngine", "onced"]
         ),
     ]
 )

@@ -1,17 +1,63 @@
 import ArgumentParser
 import Foundation
 import OnceEngine
+import Synchronization
 
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply JSONL operations from stdin; write one JSON outcome per line to stdout."
+        abstract: "Apply JSONL operations from stdin; write one JSON outcome per line to stdout, in input order.",
+        discussion: """
+            Each line: {"workspace": "...", "version": "live", "distinct_id": "...", "$once": {...}} with any \
+            op keys ($once, $set, $add, $append, $remove, $unset). A malformed line yields an error outcome \
+            and processing continues (unless --strict).
+            """
     )
 
+    @OptionGroup var store: StoreOptions
+
+    @Flag(help: "Stop at the first line that fails; exit non-zero.")
+    var strict = false
+
+    @Option(help: "Lines processed concurrently (they share commits; output order is kept).")
+    var window = 512
+
+    @Option(help: "Longest accepted line, in bytes.")
+    var maxLineBytes = 1024 * 1024
+
+    func validate() throws {
+        guard window > 0 else { throw ValidationError("--window must be positive") }
+        guard maxLineBytes > 0 else { throw ValidationError("--max-line-bytes must be positive") }
+    }
+
+    func run() async throws {
+        let engine = try store.openEngine()
+        let pipeline = ApplyPipeline(engine: engine, window: window, strict: strict, maxLineBytes: maxLineBytes)
+        let summary = await pipeline.run()
+        try await engine.close()
+        printError(summary.line)
+        if summary.storeFailures > 0 || (strict && summary.failed > 0) {
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Where `apply` (and later `serve`) keep their data.
+struct StoreOptions: ParsableArguments {
     @Option(help: "SQLite database file.")
     var db = "onced.db"
 
-    func run() async throws {
-        let engine = try Engine(sqlitePath: db)
-        _ = engine
+    @Option(help: "SQLite durability: full (fsync every commit) or normal.")
+    var synchronous: SQLiteStore.Durability = .full
+
+    func openEngine() throws -> Engine {
+        var options = SQLiteStore.Options()
+        options.durability = synchronous
+        do {
+            return try Engine(sqlitePath: db, options: options)
+        } catch {
+            throw ValidationError("cannot open \(db): \(error)")
+        }
     }
 }
+
+extension SQLiteStore.Durability: ExpressibleByArgument {}

@@ -50,7 +50,7 @@ public struct ISODate: Sendable, Hashable {
                     if count <= 6 { micros = micros * 10 + Int64(digit) }
                 }
                 guard (1...9).contains(count) else { return nil }
-                for _ in count..<6 { micros *= 10 }
+                for _ in min(count, 6)..<6 { micros *= 10 }
             }
             var offsetSeconds: Int64 = 0
             if scanner.expect("Z") {

@@ -22,6 +22,7 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
         var pending: [Waiter] = []
         var draining = false
         var closed = false
+        var accepted = 0
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -44,6 +45,7 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
             let startDrain: Bool? = state.withLock { state in
                 if state.closed { return nil }
                 state.pending.append(Waiter(job: job, continuation: continuation))
+                state.accepted += 1
                 if state.draining { return false }
                 state.draining = true
                 return true
@@ -55,6 +57,11 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
             }
         }
     }
+
+    /// Jobs waiting for the next commit.
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+    /// Jobs accepted since creation.
+    var acceptedCount: Int { state.withLock { $0.accepted } }
 
     /// Refuses new jobs and returns once every queued job has been committed.
     func close() async {

@@ -107,28 +107,29 @@ public final class SQLiteStore: ProfileStore {
     }
 
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
-        let row = try await pool.read { db -> Row? in
+        let stored = try await pool.read { db -> (receivedAt: Int64, results: String)? in
             try Row.fetchOne(db, sql: """
                 SELECT received_at, results FROM requests WHERE workspace = ? AND version = ? AND id = ?
                 """, arguments: [namespace.workspace, namespace.version.rawValue, requestID.uuidString.lowercased()])
+                .map { ($0[0], $0[1]) }
         }
-        guard let row else { return nil }
-        guard case .array(let entries) = try JSONParser.parse(row[1] as String) else {
+        guard let stored else { return nil }
+        guard case .array(let entries) = try JSONParser.parse(stored.results) else {
             throw StoreError.corrupt("request record is not a JSON array")
         }
-        return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: row[0]),
+        return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: stored.receivedAt),
                              results: try entries.map { try OpResult(json: $0) })
     }
 
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
-        let rows = try await pool.read { db -> [Row] in
+        let rows = try await pool.read { db -> [(name: String, type: String)] in
             try Row.fetchAll(db, sql: "SELECT name, type FROM property_types WHERE workspace = ? AND version = ?",
-                             arguments: [namespace.workspace, namespace.version.rawValue])
+                             arguments: [namespace.workspace, namespace.version.rawValue]).map { ($0[0], $0[1]) }
         }
         var types: [String: PropertyType] = [:]
         for row in rows {
-            guard let type = PropertyType(rawValue: row[1]) else { throw StoreError.corrupt("unknown type") }
-            types[row[0]] = type
+            guard let type = PropertyType(rawValue: row.type) else { throw StoreError.corrupt("unknown type \(row.type)") }
+            types[row.name] = type
         }
         return types
     }

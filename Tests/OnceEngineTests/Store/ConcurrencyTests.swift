@@ -1,0 +1,107 @@
+import Foundation
+import GRDB
+import Testing
+@testable import OnceEngine
+
+@Suite struct ConcurrencyTests {
+    /// 64 tasks set-once the same 100 properties: exactly one `set` per property,
+    /// and the stored value is the winner's.
+    @Test func exactlyOneWinnerPerProperty() async throws {
+        let engine = try TestEngine()
+        let names = (0..<100).map { "p\($0)" }
+        let records = try await withThrowingTaskGroup(of: (Int, RequestRecord).self) { group in
+            for submitter in 0..<64 {
+                group.addTask {
+                    let properties = names.shuffled().map { #""\#($0)": \#(submitter)"# }.joined(separator: ",")
+                    return (submitter, try await engine.submit(#"{"$once": {\#(properties)}}"#, distinctID: "shared"))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let profile = try #require(try await engine.profile("shared"))
+        for name in names {
+            let winners = records.filter { _, record in
+                record.propertyResults.contains { $0.name == name && $0.outcome == .set }
+            }
+            #expect(winners.count == 1, "\(name) was set \(winners.count) times")
+            let losers = records.flatMap(\.1.propertyResults).filter { $0.name == name && $0.outcome == .unchanged }
+            #expect(losers.count == 63)
+            #expect(profile[name] == .integer(Int64(winners.first!.0)))
+        }
+        try await engine.engine.close()
+    }
+
+    /// A request that fails in the store leaves nothing behind, and the requests
+    /// committed in the same batch are unaffected.
+    @Test func aFailingRequestIsRolledBackAlone() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("onced.db")
+        // Create the schema, then make the store refuse one property name.
+        try await Engine(sqlitePath: path).close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER refuse_boom BEFORE INSERT ON properties WHEN NEW.name = 'boom'
+                BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END
+                """)
+        }
+        try queue.close()
+
+        let engine = try Engine(sqlitePath: path)
+        let namespace = TestEngine.namespace
+        func request(_ id: String, _ properties: String) throws -> WriteRequest {
+            let element = try RequestDecoder.element(distinctID: id, opsIn: JSONParser.parse(#"{"$once": {\#(properties)}}"#).objectValue!)
+            return WriteRequest(namespace: namespace, elements: [element])
+        }
+        let results = await withTaskGroup(of: (String, Bool).self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    let id = "u\(index)"
+                    let properties = index == 7 ? #""a": 1, "boom": 2"# : #""a": 1, "b": 2"#
+                    do {
+                        _ = try await engine.submit(request(id, properties))
+                        return (id, true)
+                    } catch {
+                        return (id, false)
+                    }
+                }
+            }
+            return await group.reduce(into: [String: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.filter { !$0.value }.map(\.key) == ["u7"])
+        #expect(try await engine.profile("u7", in: namespace) == nil)
+        for index in 0..<20 where index != 7 {
+            #expect(try await engine.profile("u\(index)", in: namespace)?["b"] == .integer(2))
+        }
+        // The failed request registered no type either.
+        #expect(try await engine.registeredTypes(in: namespace)["boom"] == nil)
+        try await engine.close()
+    }
+
+    /// Two engines (as two processes would) on one file: still one winner each.
+    @Test func twoStoresOnOneFile() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("onced.db")
+        let first = try Engine(sqlitePath: path)
+        let second = try Engine(sqlitePath: path)
+        let namespace = TestEngine.namespace
+        let records = try await withThrowingTaskGroup(of: RequestRecord.self) { group in
+            for index in 0..<40 {
+                let engine = index.isMultiple(of: 2) ? first : second
+                group.addTask {
+                    let element = try RequestDecoder.element(distinctID: "shared", opsIn: JSONParser.parse(#"{"$once": {"x": \#(index), "y": \#(index)}}"#).objectValue!)
+                    return try await engine.submit(WriteRequest(namespace: namespace, elements: [element]))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let sets = records.flatMap(\.propertyResults).filter { $0.outcome == .set }
+        #expect(sets.filter { $0.name == "x" }.count == 1)
+        #expect(sets.filter { $0.name == "y" }.count == 1)
+        let seenByFirst = try await first.profile("shared", in: namespace)
+        let seenBySecond = try await second.profile("shared", in: namespace)
+        #expect(seenByFirst == seenBySecond)
+        try await first.close()
+        try await second.close()
+    }
+}

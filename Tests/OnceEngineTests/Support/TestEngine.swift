@@ -1,0 +1,54 @@
+import Foundation
+@testable import OnceEngine
+
+/// A fresh temporary directory, removed when the value is dropped.
+final class TemporaryDirectory: Sendable {
+    let url: URL
+
+    init() {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("onced-tests-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// A real engine on a real SQLite file in a temporary directory.
+struct TestEngine: Sendable {
+    static let namespace = Namespace(workspace: "FY12345678", version: .live)
+    let directory = TemporaryDirectory()
+    let engine: Engine
+
+    init(options: SQLiteStore.Options = .init()) throws {
+        engine = try Engine(sqlitePath: directory.path("onced.db"), options: options)
+    }
+
+    var dbPath: String { directory.path("onced.db") }
+
+    /// Submits one element built from a JSON body such as `{"$once": {...}}`.
+    @discardableResult
+    func submit(_ body: String, distinctID: String = "user-1", namespace: Namespace = namespace) async throws -> RequestRecord {
+        let object = try JSONParser.parse(body).objectValue!
+        let element = try RequestDecoder.element(distinctID: distinctID, opsIn: object)
+        return try await engine.submit(WriteRequest(namespace: namespace, elements: [element]))
+    }
+
+    /// The outcome of each property, flattened over ops, as `name: outcome`.
+    func outcomes(_ body: String, distinctID: String = "user-1", namespace: Namespace = namespace) async throws -> [String: Outcome] {
+        var outcomes: [String: Outcome] = [:]
+        for result in try await submit(body, distinctID: distinctID, namespace: namespace).propertyResults {
+            outcomes[result.name] = result.outcome
+        }
+        return outcomes
+    }
+
+    func profile(_ distinctID: String = "user-1", namespace: Namespace = namespace) async throws -> Profile? {
+        try await engine.profile(distinctID, in: namespace)
+    }
+
+    func value(_ name: String, of distinctID: String = "user-1", namespace: Namespace = namespace) async throws -> PropertyValue? {
+        try await profile(distinctID, namespace: namespace)?[name]
+    }
+}
