@@ -34,13 +34,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "OnceEngineTests",
-            dependencies: ["OnceEngine", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["OnceEngine", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["OnceEngine", "onced"]
+            dependencies: ["OnceEngine", "TestSupport", "onced"]
         ),
     ]
 )

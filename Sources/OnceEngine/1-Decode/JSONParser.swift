@@ -69,7 +69,8 @@ private struct Cursor {
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
-        default: throw error("unexpected character '\(Unicode.Scalar(byte))'")
+        case 0x20...0x7E: throw error("unexpected character '\(Unicode.Scalar(byte))'")
+        default: throw error("unexpected byte 0x\(String(byte, radix: 16, uppercase: true))")
         }
     }
 

@@ -1,19 +1,6 @@
 import Foundation
 @testable import OnceEngine
-
-/// A fresh temporary directory, removed when the value is dropped.
-final class TemporaryDirectory: Sendable {
-    let url: URL
-
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("onced-tests-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
+@_exported import TestSupport
 
 /// A real engine on a real SQLite file in a temporary directory.
 struct TestEngine: Sendable {
