@@ -1,28 +1,156 @@
-// The Lua C API as Swift can see it.
+// The Lua C API as Swift can see it, plus the few pieces that must be C.
 //
 // Swift cannot import function-like macros or call variadic C functions, so
-// the few of those onced needs are re-exposed here as static inline functions.
-// Everything that may raise a Lua error (longjmp) stays on the C side: a Lua
-// error must never unwind through a Swift frame.
+// the ones onced needs are re-exposed here as static inline functions.
+//
+// A Lua error is a longjmp and must never unwind through a Swift frame. So:
+// - errors are raised only from C: the instruction-budget hook and the
+//   trampolines below, which call a Swift callback that *returns* a status
+//   and then raise the error themselves;
+// - the allocator fails only while rule code runs (`enforcing`), so the
+//   stack pushes Swift makes between calls cannot raise a memory error.
 #ifndef ONCED_CLUA_SHIM_H
 #define ONCED_CLUA_SHIM_H
 
 #include <lua5.4/lua.h>
 #include <lua5.4/lauxlib.h>
 #include <lua5.4/lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+// MARK: - Macros Swift cannot see
 
 static inline int clua_pcall(lua_State *L, int nargs, int nresults, int msgh) {
     return lua_pcall(L, nargs, nresults, msgh);
 }
-static inline const char *clua_tostring(lua_State *L, int index) {
-    return lua_tolstring(L, index, NULL);
+/// Only call on a value whose type is LUA_TSTRING (numbers would be converted in place, which allocates).
+static inline const char *clua_tolstring(lua_State *L, int index, size_t *len) {
+    return lua_tolstring(L, index, len);
 }
 static inline void clua_pop(lua_State *L, int n) { lua_settop(L, -(n) - 1); }
 static inline void clua_newtable(lua_State *L) { lua_createtable(L, 0, 0); }
-static inline int clua_isnoneornil(lua_State *L, int index) { return lua_type(L, index) <= 0; }
 static inline int clua_registryindex(void) { return LUA_REGISTRYINDEX; }
-static inline lua_Integer clua_tointegerx(lua_State *L, int index, int *isnum) {
-    return lua_tointegerx(L, index, isnum);
+static inline lua_Integer clua_tointegerx(lua_State *L, int index, int *isnum) { return lua_tointegerx(L, index, isnum); }
+static inline lua_Number clua_tonumberx(lua_State *L, int index, int *isnum) { return lua_tonumberx(L, index, isnum); }
+static inline int clua_isinteger(lua_State *L, int index) { return lua_isinteger(L, index); }
+static inline int clua_gc_collect(lua_State *L) { return lua_gc(L, LUA_GCCOLLECT, 0); }
+static inline int clua_upvalueindex(int i) { return lua_upvalueindex(i); }
+
+// MARK: - Budgets: memory per state, instructions per call
+
+/// Per-state accounting, owned by the Swift wrapper and handed to Lua as the allocator's ud.
+typedef struct {
+    size_t used;
+    size_t limit;
+    /// Non-zero while rule code runs; only then may an allocation fail.
+    int enforcing;
+    /// Instructions allowed per hook call.
+    int instruction_budget;
+    /// Set once the budget is spent; the hook then raises on every instruction.
+    int tripped;
+} clua_budget;
+
+/// lua_Alloc with a cap. Never fails a shrink or a free (the manual's contract).
+static inline void *clua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    clua_budget *budget = (clua_budget *)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        budget->used -= old;
+        return NULL;
+    }
+    if (nsize > old && budget->enforcing && budget->used - old + nsize > budget->limit) return NULL;
+    void *block = realloc(ptr, nsize);
+    if (block == NULL && nsize <= old) return ptr;  /* a shrink keeps the old block */
+    if (block != NULL) budget->used = budget->used - old + nsize;
+    return block;
+}
+
+static inline clua_budget *clua_budget_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (clua_budget *)ud;
+}
+
+static void clua_budget_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    clua_budget *budget = clua_budget_of(L);
+    if (!budget->tripped) {
+        budget->tripped = 1;
+        /* From now on fire at every instruction, so a pcall in the rule cannot swallow it. */
+        lua_sethook(L, clua_budget_hook, LUA_MASKCOUNT, 1);
+    }
+    luaL_error(L, "instruction budget exceeded");
+}
+
+static inline lua_State *clua_newstate(clua_budget *budget) {
+    lua_State *L = lua_newstate(clua_alloc, budget);
+    if (L) luaL_openlibs(L);
+    return L;
+}
+
+/// Arms the budget for one call: a fresh instruction count, allocations capped.
+static inline void clua_begin_call(lua_State *L) {
+    clua_budget *budget = clua_budget_of(L);
+    budget->tripped = 0;
+    budget->enforcing = 1;
+    lua_sethook(L, clua_budget_hook, LUA_MASKCOUNT, budget->instruction_budget);
+}
+
+/// Disarms the budget after a call. Returns whether the instruction budget tripped.
+static inline int clua_end_call(lua_State *L) {
+    clua_budget *budget = clua_budget_of(L);
+    budget->enforcing = 0;
+    lua_sethook(L, NULL, 0, 0);
+    return budget->tripped;
+}
+
+// MARK: - Trampolines: Lua -> C -> Swift callback -> C (which may raise)
+
+/// A Swift callback: reads `input` (len bytes, or NULL for a non-string argument
+/// with `number` set), writes up to `capacity` bytes to `output`, and returns the
+/// output length, -1 for nil, or -2 for an error whose message is in `output`.
+typedef long (*clua_callback)(void *context, const char *input, size_t length, lua_Number number,
+                              int is_number, char *output, size_t capacity);
+
+#define CLUA_OUTPUT_CAPACITY 512
+
+/// The context pointer Swift sets for the current call, in the state's extra space.
+static inline void clua_set_context(lua_State *L, void *context) { *(void **)lua_getextraspace(L) = context; }
+
+static int clua_trampoline(lua_State *L) {
+    clua_callback callback = (clua_callback)lua_touserdata(L, lua_upvalueindex(1));
+    size_t length = 0;
+    const char *input = NULL;
+    lua_Number number = 0;
+    int is_number = 0;
+    int type = lua_type(L, 1);
+    if (type == LUA_TSTRING) {
+        input = lua_tolstring(L, 1, &length);
+    } else if (type == LUA_TNUMBER) {
+        number = lua_tonumber(L, 1);
+        is_number = 1;
+    } else if (type != LUA_TNONE && type != LUA_TNIL) {
+        return luaL_error(L, "expected a string or a number, got %s", lua_typename(L, type));
+    }
+    char output[CLUA_OUTPUT_CAPACITY];
+    long result = callback(*(void **)lua_getextraspace(L), input, length, number, is_number, output, sizeof output);
+    if (result == -2) {
+        output[sizeof output - 1] = 0;
+        return luaL_error(L, "%s", output);
+    }
+    if (result < 0) {
+        lua_pushnil(L);
+    } else {
+        lua_pushlstring(L, output, (size_t)result);
+    }
+    return 1;
+}
+
+/// Pushes a Lua function that calls `callback` through the trampoline.
+static inline void clua_push_callback(lua_State *L, clua_callback callback) {
+    lua_pushlightuserdata(L, (void *)callback);
+    lua_pushcclosure(L, clua_trampoline, 1);
 }
 
 #endif

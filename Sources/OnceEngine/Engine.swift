@@ -2,26 +2,50 @@ import Foundation
 
 /// The set-once engine: decode → rules → validate → store → outcome.
 ///
-/// Safe to call from many tasks at once. Validation runs in the caller's
-/// task, so it spreads over cores; the store then commits concurrent
-/// submissions together (group commit) and each returns once durable.
+/// Safe to call from many tasks at once. Rules and validation run in the
+/// caller's task, so they spread over cores; the store then commits
+/// concurrent submissions together (group commit) and each returns once durable.
 public final class Engine: Sendable {
     public let store: any ProfileStore
+    /// Nil: no rules run.
+    public let rules: RuleRuntime?
+    private let types = TypeSnapshots()
 
-    public init(store: any ProfileStore) {
+    public init(store: any ProfileStore, rules: RuleRuntime? = nil) {
         self.store = store
+        self.rules = rules
     }
 
     /// Opens an engine over the SQLite file at `path`.
-    public convenience init(sqlitePath path: String, options: SQLiteStore.Options = .init()) throws {
-        self.init(store: try SQLiteStore(path: path, options: options))
+    public convenience init(sqlitePath path: String, options: SQLiteStore.Options = .init(), rules: RuleRuntime? = nil) throws {
+        self.init(store: try SQLiteStore(path: path, options: options), rules: rules)
     }
 
     /// Applies a request atomically and returns its record once it is durable.
+    ///
+    /// - Throws: ``RuleRejection`` when a rule rejects the whole request (nothing
+    ///   is written), or the store's error (nothing of the request is written).
     public func submit(_ request: WriteRequest) async throws -> RequestRecord {
+        let ruled = try await applyRules(to: request)
         let prepared = PreparedRequest(id: request.id, namespace: request.namespace, receivedAt: request.receivedAt,
-                                       elements: request.elements.map(Preparation.prepare))
-        return try await store.apply(prepared)
+                                       elements: zip(request.elements, ruled).map { element, ops in
+                                           Preparation.prepare(distinctID: element.distinctID,
+                                                               ops: zip(element.ops, ops).map { ($0.op, $1) })
+                                       })
+        let record = try await store.apply(prepared)
+        if rules != nil { types.learn(from: record, in: request.namespace) }
+        return record
+    }
+
+    /// Each element's ops after the rule chain of the generation in force now.
+    private func applyRules(to request: WriteRequest) async throws -> [[[RuledProperty]]] {
+        guard let ruleSet = rules?.current, !ruleSet.rules.isEmpty else {
+            return request.elements.map { element in
+                element.ops.map { $0.properties.members.map { RuledProperty(name: $0.key, value: $0.value) } }
+            }
+        }
+        let known = ruleSet.usesTypes ? try await types.types(in: request.namespace, store: store) : [:]
+        return try ruleSet.apply(to: request, types: known)
     }
 
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {

@@ -14,6 +14,7 @@ struct Apply: AsyncParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var rules: RulesDirectoryOption
 
     @Flag(help: "Stop at the first line that fails; exit non-zero.")
     var strict = false
@@ -30,7 +31,7 @@ struct Apply: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try store.openEngine()
+        let engine = try store.openEngine(rules: rules.runtime())
         let pipeline = ApplyPipeline(engine: engine, window: window, strict: strict, maxLineBytes: maxLineBytes)
         let summary = await pipeline.run()
         try await engine.close()
@@ -49,11 +50,11 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "SQLite durability: full (fsync every commit) or normal.")
     var synchronous: SQLiteStore.Durability = .full
 
-    func openEngine() throws -> Engine {
+    func openEngine(rules: RuleRuntime?) throws -> Engine {
         var options = SQLiteStore.Options()
         options.durability = synchronous
         do {
-            return try Engine(sqlitePath: db, options: options)
+            return try Engine(sqlitePath: db, options: options, rules: rules)
         } catch {
             throw ValidationError("cannot open \(db): \(error)")
         }

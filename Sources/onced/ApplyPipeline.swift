@@ -117,6 +117,8 @@ struct ApplyPipeline {
                 .init("results", .array(record.results.map(\.json))),
             ]))
             return .applied(json.text)
+        } catch let rejection as RuleRejection {
+            return .rejected(errorLine(line, "\(rejection)", code: "rejected_by_rule"))
         } catch {
             return .storeFailed(errorLine(line, "not applied: \(error)", code: "store_error"))
         }

@@ -1,19 +1,22 @@
-/// The validate stage: turns each property of an element into a plan the store
-/// can apply, or settles it as `ignored_invalid` right here.
+/// The validate stage: turns each property the rules let through into a plan
+/// the store can apply, or settles it here (`ignored_invalid`, or the rules'
+/// `rejected_by_rule`).
 enum Preparation {
-    static func prepare(_ element: Element) -> PreparedElement {
-        PreparedElement(distinctID: element.distinctID, ops: element.ops.map { input in
-            PreparedOp(op: input.op, properties: input.properties.members.map { member in
-                prepare(input.op, name: member.key, value: member.value)
+    static func prepare(distinctID: String, ops: [(op: Op, properties: [RuledProperty])]) -> PreparedElement {
+        PreparedElement(distinctID: distinctID, ops: ops.map { op, properties in
+            PreparedOp(op: op, properties: properties.map { property in
+                if let rejection = property.rejection {
+                    return PreparedProperty(name: property.name, plan: .settled(rejection))
+                }
+                return prepare(op, name: property.name, value: property.value, provenance: property.provenance)
             })
         })
     }
 
-    static func prepare(_ op: Op, name: String, value: JSON, addedByRule rule: String? = nil) -> PreparedProperty {
+    static func prepare(_ op: Op, name: String, value: JSON, provenance: Provenance? = nil) -> PreparedProperty {
         func settle(_ invalid: InvalidValue) -> PreparedProperty {
-            PreparedProperty(name: name, plan: .settled(PropertyResult(name: name, outcome: .ignoredInvalid,
-                                                                      reason: invalid.reason, rule: rule)),
-                             addedByRule: rule)
+            PreparedProperty(name: name, plan: .settled(PropertyResult(name: name, outcome: .ignoredInvalid, reason: invalid.reason)),
+                             provenance: provenance)
         }
         if let invalid = Validator.checkName(name) { return settle(invalid) }
         let plan: Result<PreparedProperty.Plan, InvalidValue>
@@ -24,7 +27,7 @@ enum Preparation {
         case .unset: plan = .success(.delete)
         }
         switch plan {
-        case .success(let plan): return PreparedProperty(name: name, plan: plan, addedByRule: rule)
+        case .success(let plan): return PreparedProperty(name: name, plan: plan, provenance: provenance)
         case .failure(let invalid): return settle(invalid)
         }
     }

@@ -45,8 +45,8 @@ public struct PreparedOp: Sendable {
 public struct PreparedProperty: Sendable {
     public var name: String
     public var plan: Plan
-    /// The rule that added this property, for `added_by_rule` provenance.
-    public var addedByRule: String?
+    /// What a rule did to this property, carried into its outcome.
+    public var provenance: Provenance?
 
     public enum Plan: Sendable {
         /// `set_once` and `set` store it, `add` adds it (always a number).
@@ -59,9 +59,26 @@ public struct PreparedProperty: Sendable {
         case settled(PropertyResult)
     }
 
-    public init(name: String, plan: Plan, addedByRule: String? = nil) {
+    public init(name: String, plan: Plan, provenance: Provenance? = nil) {
         self.name = name
         self.plan = plan
-        self.addedByRule = addedByRule
+        self.provenance = provenance
+    }
+
+    /// The store's result with the rules' part in it: an added property that was
+    /// stored is `added_by_rule`; an added or renamed one names its rule.
+    func withProvenance(_ result: PropertyResult) -> PropertyResult {
+        var result = result
+        switch provenance {
+        case nil:
+            break
+        case .added(let rule)?:
+            result.rule = rule
+            if result.outcome == .set { result.outcome = .addedByRule }
+        case .renamed(let rule, let from)?:
+            result.rule = rule
+            if result.reason == nil { result.reason = "renamed from \(from)" }
+        }
+        return result
     }
 }

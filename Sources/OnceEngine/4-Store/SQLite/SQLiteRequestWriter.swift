@@ -47,11 +47,7 @@ struct SQLiteRequestWriter {
         for op in element.ops {
             var properties: [PropertyResult] = []
             for property in op.properties {
-                var result = try apply(op.op, property, distinctID: id)
-                if let rule = property.addedByRule {
-                    result.rule = rule
-                    if result.outcome == .set { result.outcome = .addedByRule }
-                }
+                let result = property.withProvenance(try apply(op.op, property, distinctID: id))
                 changed = changed || result.outcome == .set || result.outcome == .addedByRule || result.outcome == .unset
                 properties.append(result)
             }

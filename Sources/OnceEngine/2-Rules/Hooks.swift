@@ -1,0 +1,29 @@
+/// What a property hook asked for (SPEC §4's return protocol).
+enum PropertyHookResult: Equatable {
+    /// Returned nothing: keep the value.
+    case keep
+    case replace(JSON)
+    case reject(reason: String)
+    case rename(name: String, value: JSON)
+    /// Raised an error, ran out of budget, or returned something a hook may not.
+    case failed(String)
+}
+
+/// What a request hook asked for.
+enum RequestHookResult: Equatable {
+    /// The properties after the hook (it may have added, changed or removed some).
+    case properties([String: JSON])
+    case reject(reason: String)
+    case failed(String)
+}
+
+/// What a hook call can see of its request: the fields of `ctx`.
+struct HookContext {
+    var namespace: Namespace
+    var distinctID: String
+    var op: Op
+    var requestID: String
+    var receivedAt: String
+    /// What `ctx.type_of` answers from.
+    var types: [String: PropertyType]
+}

@@ -1,0 +1,355 @@
+import CLua
+
+/// Budgets for rule code (SPEC §4).
+public struct RuleLimits: Sendable, Equatable {
+    /// Lua VM instructions per hook call.
+    public var instructions = 1_000_000
+    /// Bytes per Lua state.
+    public var memoryBytes = 16 * 1024 * 1024
+
+    public init(instructions: Int = 1_000_000, memoryBytes: Int = 16 * 1024 * 1024) {
+        self.instructions = instructions
+        self.memoryBytes = memoryBytes
+    }
+}
+
+/// One sandboxed Lua state holding one generation's rules: the only type that
+/// touches the Lua C API. Create, load, call a hook, read memory used, close.
+///
+/// Not thread-safe: one caller at a time (``LuaStatePool`` hands them out).
+final class LuaState {
+    private let L: OpaquePointer
+    private let budget: UnsafeMutablePointer<clua_budget>
+    let limits: RuleLimits
+    private var envRef: Int32 = 0
+    private var rejectRef: Int32 = 0
+    private var renameRef: Int32 = 0
+    private var typeOfRef: Int32 = 0
+    private var matcherRef: Int32 = 0
+    private var hookRefs: [(property: Int32?, request: Int32?)] = []
+    /// Whether rule `i`'s pattern matches a name; names repeat, so this saves a call.
+    private var patternCache: [Int: [String: Bool]] = [:]
+    private var patterns: [String?] = []
+    private var ruleNames: [String] = []
+    /// Receives `once.log` and answers `ctx.type_of` during a call.
+    let callbacks = HookCallbacks()
+
+    static let matcherSource = "local find = string.find; return function(name, pattern) return find(name, pattern) ~= nil end"
+
+    init(limits: RuleLimits) throws(RuleLoadError) {
+        self.limits = limits
+        budget = .allocate(capacity: 1)
+        budget.initialize(to: clua_budget(used: 0, limit: limits.memoryBytes, enforcing: 0,
+                                          instruction_budget: Int32(clamping: limits.instructions), tripped: 0))
+        guard let state = clua_newstate(budget) else {
+            budget.deallocate()
+            throw RuleLoadError(file: "(runtime)", message: "cannot create a Lua state")
+        }
+        L = state
+        clua_set_context(L, Unmanaged.passUnretained(callbacks).toOpaque())
+        try bootstrap()
+    }
+
+    deinit {
+        lua_close(L)
+        budget.deallocate()
+    }
+
+    /// Bytes the state holds now.
+    var memoryUsed: Int { budget.pointee.used }
+
+    // MARK: - Loading
+
+    private func bootstrap() throws(RuleLoadError) {
+        let file = "(bootstrap)"
+        try loadChunk(LuaSandbox.bootstrap, name: "=bootstrap", file: file)
+        push(LuaSandbox.allowList)
+        clua_push_callback(L, onceDateCallback)
+        clua_push_callback(L, onceLogCallback)
+        guard clua_pcall(L, 3, 3, 0) == LUA_OK else { throw RuleLoadError(file: file, luaMessage: popError()) }
+        renameRef = luaL_ref(L, clua_registryindex())
+        rejectRef = luaL_ref(L, clua_registryindex())
+        envRef = luaL_ref(L, clua_registryindex())
+        clua_push_callback(L, typeOfCallback)
+        typeOfRef = luaL_ref(L, clua_registryindex())
+        try loadChunk(Self.matcherSource, name: "=matcher", file: file)
+        guard clua_pcall(L, 0, 1, 0) == LUA_OK else { throw RuleLoadError(file: file, luaMessage: popError()) }
+        matcherRef = luaL_ref(L, clua_registryindex())
+    }
+
+    private func loadChunk(_ source: String, name: String, file: String) throws(RuleLoadError) {
+        var source = source
+        let status = source.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, name, "t") }
+        }
+        guard status == LUA_OK else { throw RuleLoadError(file: file, luaMessage: popError()) }
+    }
+
+    /// Runs one rule file in the sandbox and keeps its hooks. Returns its declaration.
+    func load(file: String, source: String) throws(RuleLoadError) -> Rule {
+        lua_settop(L, 0)
+        try loadChunk(source, name: "@" + file, file: file)
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(envRef))
+        _ = lua_setupvalue(L, -2, 1)  // the chunk's _ENV
+        clua_begin_call(L)
+        let status = clua_pcall(L, 0, 1, 0)
+        let tripped = clua_end_call(L) != 0
+        guard status == LUA_OK else {
+            throw RuleLoadError(file: file, luaMessage: tripped ? "instruction budget exceeded while loading" : popError())
+        }
+        guard lua_type(L, -1) == LUA_TTABLE else {
+            throw RuleLoadError(file: file, message: "a rule file must return a table, not \(typeName(-1))")
+        }
+        defer { lua_settop(L, 0) }
+        return try readRule(file: file)
+    }
+
+    private func readRule(file: String) throws(RuleLoadError) -> Rule {
+        func fail(_ message: String) -> RuleLoadError { RuleLoadError(file: file, message: message) }
+        func field(_ key: String) -> JSON? {
+            rawField(key)
+            defer { clua_pop(L, 1) }
+            return try? read(-1, allowObjects: true)
+        }
+        func strings(_ key: String) throws(RuleLoadError) -> [String]? {
+            guard let json = field(key) else { return nil }
+            guard case .array(let items) = json, let strings = Optional(items.compactMap(\.stringValue)),
+                  strings.count == items.count else { throw fail("\(key) must be a list of strings") }
+            return strings
+        }
+        let defaultName = file.hasSuffix(".lua") ? String(file.dropLast(4)) : file
+        let name: String
+        switch field("name") {
+        case nil: name = defaultName
+        case .string(let string)?: name = string
+        default: throw fail("name must be a string")
+        }
+        var ops = Rule.defaultOps
+        if let names = try strings("ops") {
+            ops = []
+            for opName in names {
+                guard let op = Op(rawValue: opName) else { throw fail("unknown op \"\(opName)\" in ops") }
+                ops.insert(op)
+            }
+        }
+        let workspaces = try strings("workspaces").map(Set.init)
+        var pattern: String?
+        switch field("properties") {
+        case nil: pattern = nil
+        case .string(let string)?: pattern = string
+        default: throw fail("properties must be a Lua pattern (a string)")
+        }
+        var onError = Rule.OnError.keep
+        switch field("on_error") {
+        case nil: break
+        case .string(let string)?:
+            guard let value = Rule.OnError(rawValue: string) else { throw fail("on_error must be \"keep\" or \"reject\"") }
+            onError = value
+        default: throw fail("on_error must be \"keep\" or \"reject\"")
+        }
+        let propertyRef = try functionRef("property", file: file)
+        let requestRef = try functionRef("request", file: file)
+        guard propertyRef != nil || requestRef != nil else { throw fail("a rule needs a property or a request function") }
+        var tests: [JSON] = []
+        rawField("tests")
+        if lua_type(L, -1) != LUA_TNIL {
+            do {
+                guard case .array(let entries) = try read(-1, allowObjects: true) else { throw fail("tests must be a list") }
+                tests = entries
+            } catch let error as RuleLoadError {
+                throw error
+            } catch {
+                throw fail("tests: \(error)")
+            }
+        }
+        clua_pop(L, 1)
+        if let pattern {
+            if case .failed(let message) = matches(name: "", pattern: pattern) {
+                throw fail("properties is not a valid Lua pattern: \(message)")
+            }
+        }
+        hookRefs.append((propertyRef, requestRef))
+        patterns.append(pattern)
+        ruleNames.append(name)
+        return Rule(file: file, name: name, ops: ops, workspaces: workspaces, propertyPattern: pattern, onError: onError,
+                    hasPropertyHook: propertyRef != nil, hasRequestHook: requestRef != nil, tests: tests)
+    }
+
+    /// Pushes `table[key]` of the table at index 1, without metamethods.
+    private func rawField(_ key: String) {
+        lua_pushstring(L, key)
+        lua_rawget(L, 1)
+    }
+
+    private func functionRef(_ key: String, file: String) throws(RuleLoadError) -> Int32? {
+        rawField(key)
+        switch lua_type(L, -1) {
+        case LUA_TNIL:
+            clua_pop(L, 1)
+            return nil
+        case LUA_TFUNCTION:
+            return luaL_ref(L, clua_registryindex())
+        default:
+            let type = typeName(-1)
+            clua_pop(L, 1)
+            throw RuleLoadError(file: file, message: "\(key) must be a function, not \(type)")
+        }
+    }
+
+    // MARK: - Calling hooks
+
+    /// Whether rule `index` applies to property `name` (its `properties` pattern).
+    func ruleMatches(_ index: Int, name: String) -> Bool {
+        guard let pattern = patterns[index] else { return true }
+        if let cached = patternCache[index]?[name] { return cached }
+        let result: Bool
+        switch matches(name: name, pattern: pattern) {
+        case .matched(let matched): result = matched
+        case .failed: result = false
+        }
+        if patternCache[index, default: [:]].count > 10_000 { patternCache[index] = [:] }
+        patternCache[index, default: [:]][name] = result
+        return result
+    }
+
+    private enum MatchResult { case matched(Bool), failed(String) }
+
+    private func matches(name: String, pattern: String) -> MatchResult {
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(matcherRef))
+        push(name)
+        push(pattern)
+        guard call(arguments: 2) == nil else { return .failed(popError()) }
+        return .matched(lua_toboolean(L, -1) != 0)
+    }
+
+    /// Calls rule `index`'s property hook with `(name, value, ctx)`.
+    func callProperty(_ index: Int, name: String, value: JSON, context: HookContext) -> PropertyHookResult {
+        guard let ref = hookRefs[index].property else { return .keep }
+        lua_settop(L, 0)
+        defer { lua_settop(L, 0) }
+        callbacks.types = context.types
+        callbacks.ruleName = ruleNames[index]
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
+        push(name)
+        push(value)
+        pushContext(context)
+        if let failure = call(arguments: 3) { return .failed(failure) }
+        if let marker = marker(at: -1) { return marker }
+        do {
+            guard let json = try read(-1, allowObjects: false) else { return .keep }
+            return .replace(json)
+        } catch {
+            return .failed("the property hook returned \(error)")
+        }
+    }
+
+    /// Calls rule `index`'s request hook with `(req, ctx)`; `req.properties` holds `properties`.
+    func callRequest(_ index: Int, properties: [String: JSON], context: HookContext) -> RequestHookResult {
+        guard let ref = hookRefs[index].request else { return .properties(properties) }
+        lua_settop(L, 0)
+        defer { lua_settop(L, 0) }
+        callbacks.types = context.types
+        callbacks.ruleName = ruleNames[index]
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
+        lua_createtable(L, 0, 3)                                   // req
+        push(.object(JSONObject(properties.map { .init($0.key, $0.value) })))
+        lua_setfield(L, -2, "properties")
+        push(context.distinctID)
+        lua_setfield(L, -2, "distinct_id")
+        push(context.op.rawValue)
+        lua_setfield(L, -2, "op")
+        lua_pushvalue(L, -1)
+        lua_rotate(L, 1, 1)                                        // a copy of req below the call
+        pushContext(context)
+        if let failure = call(arguments: 2) { return .failed(failure) }
+        if case .reject(let reason)? = marker(at: -1) { return .reject(reason: reason) }
+        guard lua_type(L, -1) == LUA_TNIL else { return .failed("a request hook returns nothing or once.reject(reason)") }
+        lua_pushstring(L, "properties")
+        lua_rawget(L, 1)
+        do {
+            switch try read(-1, allowObjects: true) {
+            case .object(let object)?:
+                return .properties(Dictionary(object.members.map { ($0.key, $0.value) }) { first, _ in first })
+            case .array(let array)? where array.isEmpty:
+                return .properties([:])
+            default:
+                return .failed("req.properties must stay a table of names to values")
+            }
+        } catch {
+            return .failed("req.properties holds \(error)")
+        }
+    }
+
+    /// Calls the function below `arguments` values under the budgets. Returns the failure, if any.
+    private func call(arguments: Int32) -> String? {
+        clua_begin_call(L)
+        let status = clua_pcall(L, arguments, 1, 0)
+        let tripped = clua_end_call(L) != 0
+        if budget.pointee.used > limits.memoryBytes / 2 { _ = clua_gc_collect(L) }
+        if status == LUA_OK { return nil }
+        if tripped { return "instruction budget of \(limits.instructions) exceeded" }
+        if status == LUA_ERRMEM { return "memory limit of \(limits.memoryBytes) bytes exceeded" }
+        return popError()
+    }
+
+    private func pushContext(_ context: HookContext) {
+        lua_createtable(L, 0, 7)
+        for (key, value) in [("workspace", context.namespace.workspace), ("version", context.namespace.version.rawValue),
+                             ("distinct_id", context.distinctID), ("op", context.op.rawValue),
+                             ("request_id", context.requestID), ("received_at", context.receivedAt)] {
+            push(value)
+            lua_setfield(L, -2, key)
+        }
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(typeOfRef))
+        lua_setfield(L, -2, "type_of")
+    }
+
+    /// A `once.reject` or `once.rename` value at `index`, if that is what it is.
+    private func marker(at index: Int32) -> PropertyHookResult? {
+        let table = lua_absindex(L, index)
+        guard lua_type(L, table) == LUA_TTABLE, lua_getmetatable(L, table) != 0 else { return nil }
+        defer { clua_pop(L, 1) }
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(rejectRef))
+        let isReject = lua_rawequal(L, -1, -2) != 0
+        clua_pop(L, 1)
+        if isReject {
+            lua_pushstring(L, "reason")
+            lua_rawget(L, table)
+            defer { clua_pop(L, 1) }
+            return .reject(reason: (try? read(-1, allowObjects: false))??.stringValue ?? "rejected")
+        }
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(renameRef))
+        let isRename = lua_rawequal(L, -1, -2) != 0
+        clua_pop(L, 1)
+        guard isRename else { return nil }
+        lua_pushstring(L, "name")
+        lua_rawget(L, table)
+        let name = (try? read(-1, allowObjects: false))??.stringValue
+        clua_pop(L, 1)
+        lua_pushstring(L, "value")
+        lua_rawget(L, table)
+        defer { clua_pop(L, 1) }
+        guard let name else { return .failed("once.rename needs a string name") }
+        do {
+            return .rename(name: name, value: try read(-1, allowObjects: false) ?? .null)
+        } catch {
+            return .failed("once.rename was given \(error)")
+        }
+    }
+
+    private func popError() -> String {
+        defer { clua_pop(L, 1) }
+        guard lua_type(L, -1) == LUA_TSTRING else { return "error object is a \(typeName(-1))" }
+        var length = 0
+        let pointer = clua_tolstring(L, -1, &length)!
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
+    }
+
+    func typeName(_ index: Int32) -> String {
+        String(cString: lua_typename(L, lua_type(L, index)))
+    }
+
+    var stack: OpaquePointer { L }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+
+/// A rule file as read from the rules directory.
+public struct RuleSource: Sendable, Equatable {
+    public var file: String
+    public var source: String
+
+    public init(file: String, source: String) {
+        self.file = file
+        self.source = source
+    }
+
+    public static let maxBytes = 1024 * 1024
+
+    /// The `*.lua` files of `directory`, in lexical order of their names (hidden files skipped).
+    public static func read(directory: String) throws(RuleSetError) -> [RuleSource] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw RuleSetError([RuleLoadError(file: directory, message: "cannot read the rules directory: \(error.localizedDescription)")])
+        }
+        var sources: [RuleSource] = []
+        var errors: [RuleLoadError] = []
+        for name in names.filter({ $0.hasSuffix(".lua") && !$0.hasPrefix(".") }).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                errors.append(RuleLoadError(file: name, message: "cannot read the file"))
+                continue
+            }
+            guard data.count <= maxBytes else {
+                errors.append(RuleLoadError(file: name, message: "larger than \(maxBytes) bytes"))
+                continue
+            }
+            sources.append(RuleSource(file: name, source: String(decoding: data, as: UTF8.self)))
+        }
+        guard errors.isEmpty else { throw RuleSetError(errors) }
+        return sources
+    }
+}
+
+/// Why a rule set did not load: every file's error, not only the first.
+public struct RuleSetError: Error, Sendable, CustomStringConvertible {
+    public var errors: [RuleLoadError]
+    public init(_ errors: [RuleLoadError]) { self.errors = errors }
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// One generation of rules: their declarations and the states that run them.
+/// A request is processed wholly by the generation it started with.
+public final class RuleSet: Sendable {
+    public let generation: Int
+    public let rules: [Rule]
+    public let sources: [RuleSource]
+    public let limits: RuleLimits
+    /// Whether any rule calls `ctx.type_of`; if none does, requests skip loading the registry.
+    let usesTypes: Bool
+    let pool: LuaStatePool
+    let stats: RuleStats
+
+    /// Compiles `sources` in a fresh state; throws every file's load error.
+    public init(sources: [RuleSource], limits: RuleLimits = .init(), generation: Int = 1,
+                poolCapacity: Int = ProcessInfo.processInfo.activeProcessorCount * 2, stats: RuleStats = RuleStats()) throws(RuleSetError) {
+        let first: LuaState
+        do {
+            first = try LuaState(limits: limits)
+        } catch {
+            throw RuleSetError([error])
+        }
+        var rules: [Rule] = []
+        var errors: [RuleLoadError] = []
+        for source in sources {
+            do {
+                rules.append(try first.load(file: source.file, source: source.source))
+            } catch {
+                errors.append(error)
+            }
+        }
+        guard errors.isEmpty else { throw RuleSetError(errors) }
+        self.generation = generation
+        self.rules = rules
+        self.sources = sources
+        self.limits = limits
+        self.stats = stats
+        usesTypes = sources.contains { $0.source.contains("type_of") }
+        pool = LuaStatePool(capacity: max(poolCapacity, 1), initial: [first]) { () throws(RuleLoadError) -> LuaState in
+            let state = try LuaState(limits: limits)
+            for source in sources { _ = try state.load(file: source.file, source: source.source) }
+            return state
+        }
+    }
+
+    /// An empty set: no rules, nothing to run.
+    public static func empty() -> RuleSet {
+        try! RuleSet(sources: [], generation: 0)
+    }
+
+    /// Loads the `*.lua` files of `directory`.
+    public convenience init(directory: String, limits: RuleLimits = .init(), generation: Int = 1, stats: RuleStats = RuleStats()) throws(RuleSetError) {
+        try self.init(sources: RuleSource.read(directory: directory), limits: limits, generation: generation, stats: stats)
+    }
+}
+
+/// Counters of rule trouble, for metrics and health.
+public final class RuleStats: Sendable {
+    private let counters = Mutex<(failures: Int, budgetAborts: Int)>((0, 0))
+
+    public init() {}
+
+    func recordFailure(_ message: String) {
+        let budget = message.contains("budget") || message.contains("memory limit")
+        counters.withLock {
+            $0.failures += 1
+            if budget { $0.budgetAborts += 1 }
+        }
+    }
+
+    /// Hook calls that failed (errors, bad returns, budgets), and of those, budget aborts.
+    public var failures: Int { counters.withLock { $0.failures } }
+    public var budgetAborts: Int { counters.withLock { $0.budgetAborts } }
+}

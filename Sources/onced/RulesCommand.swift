@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import OnceEngine
+
+struct RulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules",
+        abstract: "Check and test a rules directory.",
+        subcommands: [Check.self, Test.self]
+    )
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Load every rule; report errors as file:line: message.")
+
+        @Argument(help: "The rules directory.")
+        var directory: String
+
+        @OptionGroup var limits: RuleLimitOptions
+
+        func run() throws {
+            let set = try loadRules(directory, limits: limits.limits)
+            print("\(set.rules.count) rules loaded: " + set.rules.map { "\($0.file) (\($0.name))" }.joined(separator: ", "))
+        }
+    }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run every rule's tests; print N passed, M failed.")
+
+        @Argument(help: "The rules directory.")
+        var directory: String
+
+        @OptionGroup var limits: RuleLimitOptions
+
+        func run() throws {
+            let report = try loadRules(directory, limits: limits.limits).runTests()
+            for failure in report.failures { print("FAIL " + (directory as NSString).appendingPathComponent(failure)) }
+            print(report.summary)
+            if report.failed > 0 { throw ExitCode.failure }
+        }
+    }
+}
+
+/// Loads a rules directory or exits with each error as `DIR/file:line: message`.
+func loadRules(_ directory: String, limits: RuleLimits) throws -> RuleSet {
+    do {
+        return try RuleSet(directory: directory, limits: limits)
+    } catch {
+        for problem in error.errors {
+            let path = problem.file == directory ? directory : (directory as NSString).appendingPathComponent(problem.file)
+            printError(problem.line > 0 ? "\(path):\(problem.line): \(problem.message)" : "\(path): \(problem.message)")
+        }
+        throw ExitCode.failure
+    }
+}
+
+/// The rule budgets, for every command that runs rules.
+struct RuleLimitOptions: ParsableArguments {
+    @Option(help: "Lua instructions per hook call.")
+    var ruleInstructions = RuleLimits().instructions
+
+    @Option(help: "Memory per Lua state, in MiB.")
+    var ruleMemoryMib = RuleLimits().memoryBytes / (1024 * 1024)
+
+    var limits: RuleLimits { RuleLimits(instructions: ruleInstructions, memoryBytes: ruleMemoryMib * 1024 * 1024) }
+
+    func validate() throws {
+        guard ruleInstructions > 0, ruleInstructions <= Int(Int32.max) else {
+            throw ValidationError("--rule-instructions must be between 1 and \(Int32.max)")
+        }
+        guard ruleMemoryMib > 0 else { throw ValidationError("--rule-memory-mib must be positive") }
+    }
+}
+
+/// `--rules DIR` for the commands that process requests.
+struct RulesDirectoryOption: ParsableArguments {
+    @Option(help: "The rules directory (default: ./rules when it exists; none otherwise).")
+    var rules: String?
+
+    @OptionGroup var limits: RuleLimitOptions
+
+    /// The runtime for the chosen directory; nil when none was asked for and ./rules does not exist.
+    func runtime() throws -> RuleRuntime? {
+        var isDirectory: ObjCBool = false
+        let directory = rules ?? "rules"
+        if rules == nil && !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            return nil
+        }
+        do {
+            return try RuleRuntime(directory: directory, limits: limits.limits)
+        } catch {
+            for problem in error.errors {
+                let path = problem.file == directory ? directory : (directory as NSString).appendingPathComponent(problem.file)
+                printError(problem.line > 0 ? "\(path):\(problem.line): \(problem.message)" : "\(path): \(problem.message)")
+            }
+            throw ExitCode.failure
+        }
+    }
+}
