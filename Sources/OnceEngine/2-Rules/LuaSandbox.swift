@@ -3,7 +3,8 @@
 /// Everything not listed here is out of reach: `io`, `os.execute`, `require`,
 /// `load`, `loadfile`, `dofile`, `debug`, `package`, `collectgarbage`,
 /// `coroutine`, `rawset` (which would write through the read-only tables),
-/// `string.dump` and `print`.
+/// `string.dump` and `print`. `xpcall` and `setmetatable` are wrapped (see
+/// the bootstrap) so no rule code can run where the budget hook cannot fire.
 enum LuaSandbox {
     static let baseFunctions = [
         "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
@@ -36,6 +37,21 @@ enum LuaSandbox {
         end
         local sandbox = {}
         for _, name in ipairs(allowed.base) do sandbox[name] = _G[name] end
+        -- Lua runs message handlers and __gc finalizers with hooks off, where the
+        -- instruction budget cannot reach them. So xpcall calls its handler after
+        -- the error, as ordinary code, and no metatable may carry __gc.
+        local pcall, setmetatable, rawget, pack, unpack = pcall, setmetatable, rawget, table.pack, table.unpack
+        sandbox.xpcall = function(f, handler, ...)
+            local results = pack(pcall(f, ...))
+            if results[1] then return unpack(results, 1, results.n) end
+            return false, handler(results[2])
+        end
+        sandbox.setmetatable = function(t, mt)
+            if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+                error("__gc metamethods are not allowed in rules", 2)
+            end
+            return setmetatable(t, mt)
+        end
         for library, names in pairs(allowed.libraries) do
             local copy = {}
             for _, name in ipairs(names) do copy[name] = _G[library][name] end
