@@ -118,7 +118,8 @@ struct ApplyPipeline {
             ]))
             return .applied(json.text)
         } catch let rejection as RuleRejection {
-            return .rejected(errorLine(line, "\(rejection)", code: "rejected_by_rule"))
+            return .rejected(errorLine(line, "\(rejection)", code: "rejected_by_rule",
+                                       extra: [.init("rule", .string(rejection.rule)), .init("reason", .string(rejection.reason))]))
         } catch {
             return .storeFailed(errorLine(line, "not applied: \(error)", code: "store_error"))
         }
@@ -141,10 +142,10 @@ struct ApplyPipeline {
     }
 }
 
-private func errorLine(_ line: Int, _ message: String, code: String = "bad_request") -> String {
+private func errorLine(_ line: Int, _ message: String, code: String = "bad_request", extra: [JSONObject.Member] = []) -> String {
     JSON.object(JSONObject([
         .init("line", .integer(Int64(line))),
-        .init("error", .object(JSONObject([.init("code", .string(code)), .init("message", .string(message))]))),
+        .init("error", .object(JSONObject([.init("code", .string(code)), .init("message", .string(message))] + extra))),
     ])).text
 }
 

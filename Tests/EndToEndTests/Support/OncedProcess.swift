@@ -4,6 +4,10 @@ import OnceEngine
 
 /// The real `onced` binary, built beside the test bundle.
 enum OncedBinary {
+    /// The repository's shipped rules.
+    static let shippedRules = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../rules").standardized.path
+
     static let url: URL = {
         if let path = ProcessInfo.processInfo.environment["ONCED_BINARY"] { return URL(fileURLWithPath: path) }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -27,7 +31,8 @@ enum OncedBinary {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
+        // A directory of its own, so ./rules and ./onced.db are never the repository's.
+        process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -76,6 +81,7 @@ final class OncedProcess: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)  // writing to a child we killed must fail, not kill the tests
         process.executableURL = OncedBinary.url
         process.arguments = arguments
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice

@@ -1,0 +1,87 @@
+import Foundation
+import OnceEngine
+import Testing
+
+/// `onced rules check|test` and `apply --rules`, through the real binary.
+@Suite struct RulesCommandTests {
+    func rulesDirectory(_ files: [String: String]) throws -> TemporaryDirectory {
+        let directory = TemporaryDirectory()
+        for (name, source) in files { try source.write(toFile: directory.path(name), atomically: true, encoding: .utf8) }
+        return directory
+    }
+
+    @Test func checkAndTestTheShippedRules() throws {
+        let check = try OncedBinary.run(["rules", "check", OncedBinary.shippedRules])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("rules loaded"))
+        let test = try OncedBinary.run(["rules", "test", OncedBinary.shippedRules])
+        #expect(test.status == 0, "\(test.stdout)")
+        #expect(test.lines.last?.hasSuffix(" passed, 0 failed") == true)
+    }
+
+    @Test func checkReportsFileAndLine() throws {
+        let directory = try rulesDirectory(["10-ok.lua": "return { property = function() end }",
+                                            "20-bad.lua": "return {\n  property = function(\n}"])
+        let run = try OncedBinary.run(["rules", "check", directory.url.path])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains(directory.path("20-bad.lua") + ":3:"), "\(run.stderr)")
+        #expect(!run.stderr.contains("10-ok.lua"))
+    }
+
+    @Test func testReportsFailures() throws {
+        let directory = try rulesDirectory(["t.lua": """
+            return {
+              property = function(name, value) return value * 2 end,
+              tests = { { input = { n = 2 }, expect = { n = 4 } }, { input = { n = 2 }, expect = { n = 5 } } },
+            }
+            """])
+        let run = try OncedBinary.run(["rules", "test", directory.url.path])
+        #expect(run.status != 0)
+        #expect(run.stdout.contains(#"t.lua: test 2: expected {"n":5}, got {"n":4}"#), "\(run.stdout)")
+        #expect(run.lines.last == "1 passed, 1 failed")
+    }
+
+    @Test func applyWithTheShippedRules() throws {
+        let directory = TemporaryDirectory()
+        let input = [
+            applyLine("u1", #""$once": {"Email": " Ada@Example.COM ", "signup_date": "01/10/2020", "cohort": "Cohort A", "plan": "Gold"}"#),
+            applyLine("u1", #""$set": {"cohort": "not a cohort!"}"#),
+        ].joined(separator: "\n")
+        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db"), "--rules", OncedBinary.shippedRules], input: Data(input.utf8))
+        #expect(run.status == 0, "\(run.stderr)")
+        let first = try parseOutput(run.lines[0])
+        guard case .array(let results)? = first["results"], let properties = results.first?.objectValue?["properties"]?.objectValue else {
+            Issue.record("no results: \(run.lines[0])")
+            return
+        }
+        #expect(properties["email"]?.objectValue?["rule"] == .string("email"))
+        #expect(properties["email_domain"]?.objectValue?["outcome"] == .string("added_by_rule"))
+        #expect(properties["plan"]?.objectValue?["outcome"] == .string("rejected_by_rule"))
+        #expect(run.lines[1].contains("cohort names must match"))
+    }
+
+    @Test func applyReportsRequestRejections() throws {
+        let rules = try rulesDirectory(["gate.lua": "return { name = 'gate', request = function(req) return once.reject('closed') end }"])
+        let directory = TemporaryDirectory()
+        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db"), "--rules", rules.url.path],
+                                      input: Data(applyLine("u", #""$set": {"a": 1}"#).utf8))
+        #expect(run.status == 0)
+        let error = try #require(try parseOutput(run.lines[0])["error"]?.objectValue)
+        #expect(error["code"] == .string("rejected_by_rule"))
+        #expect(error["rule"] == .string("gate"))
+        #expect(error["reason"] == .string("closed"))
+    }
+
+    @Test func applyRefusesABrokenRulesDirectory() throws {
+        let rules = try rulesDirectory(["x.lua": "return 1"])
+        let run = try OncedBinary.run(["apply", "--rules", rules.url.path])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("x.lua: a rule file must return a table"))
+    }
+
+    @Test func helpListsTheSubcommands() throws {
+        let run = try OncedBinary.run(["--help"])
+        #expect(run.stdout.contains("apply"))
+        #expect(run.stdout.contains("rules"))
+    }
+}
