@@ -14,5 +14,10 @@ let package = Package(
             dependencies: [.product(name: "OnceEngine", package: "onced")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        .executableTarget(
+            name: "rule-hook-cost",
+            dependencies: [.product(name: "OnceEngine", package: "onced")],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
     ]
 )

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What a property hook asked for (SPEC §4's return protocol).
 enum PropertyHookResult: Equatable {
     /// Returned nothing: keep the value.
@@ -19,6 +21,8 @@ enum RequestHookResult: Equatable {
 
 /// What a hook call can see of its request: the fields of `ctx`.
 struct HookContext {
+    /// Unique per (request, element, op): the state reuses its `ctx` table while this stays the same.
+    var callID: Int
     var namespace: Namespace
     var distinctID: String
     var op: Op
@@ -26,4 +30,10 @@ struct HookContext {
     var receivedAt: String
     /// What `ctx.type_of` answers from.
     var types: [String: PropertyType]
+
+    private static let callIDs = Atomic<Int>(0)
+
+    static func nextCallID() -> Int {
+        callIDs.wrappingAdd(1, ordering: .relaxed).newValue
+    }
 }

@@ -69,6 +69,8 @@ extension LuaState {
             var length = 0
             let pointer = clua_tolstring(L, index, &length)!
             let bytes = UnsafeRawBufferPointer(start: pointer, count: length).bindMemory(to: UInt8.self)
+            // Most values are ASCII, which needs no validation.
+            if bytes.allSatisfy({ $0 < 0x80 }) { return .string(String(decoding: bytes, as: UTF8.self)) }
             guard let string = String(validating: bytes, as: UTF8.self) else {
                 throw LuaValueError(description: "a string that is not valid UTF-8")
             }

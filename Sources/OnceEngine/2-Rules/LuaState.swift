@@ -26,11 +26,13 @@ final class LuaState {
     private var renameRef: Int32 = 0
     private var typeOfRef: Int32 = 0
     private var matcherRef: Int32 = 0
+    /// The `ctx` table of the current (request, element, op), reused across its hook calls.
+    private var contextRef: Int32 = LUA_NOREF
+    private var contextCallID: Int?
     private var hookRefs: [(property: Int32?, request: Int32?)] = []
     /// Whether rule `i`'s pattern matches a name; names repeat, so this saves a call.
     private var patternCache: [Int: [String: Bool]] = [:]
     private var patterns: [String?] = []
-    private var ruleNames: [String] = []
     /// Receives `once.log` and answers `ctx.type_of` during a call.
     let callbacks = HookCallbacks()
 
@@ -170,7 +172,7 @@ final class LuaState {
         }
         hookRefs.append((propertyRef, requestRef))
         patterns.append(pattern)
-        ruleNames.append(name)
+        callbacks.ruleNames.append(name)
         return Rule(file: file, name: name, ops: ops, workspaces: workspaces, propertyPattern: pattern, onError: onError,
                     hasPropertyHook: propertyRef != nil, hasRequestHook: requestRef != nil, tests: tests)
     }
@@ -228,9 +230,7 @@ final class LuaState {
     func callProperty(_ index: Int, name: String, value: JSON, context: HookContext) -> PropertyHookResult {
         guard let ref = hookRefs[index].property else { return .keep }
         lua_settop(L, 0)
-        defer { lua_settop(L, 0) }
-        callbacks.types = context.types
-        callbacks.ruleName = ruleNames[index]
+        callbacks.ruleIndex = index
         lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
         push(name)
         push(value)
@@ -250,8 +250,7 @@ final class LuaState {
         guard let ref = hookRefs[index].request else { return .properties(properties) }
         lua_settop(L, 0)
         defer { lua_settop(L, 0) }
-        callbacks.types = context.types
-        callbacks.ruleName = ruleNames[index]
+        callbacks.ruleIndex = index
         lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
         lua_createtable(L, 0, 3)                                   // req
         push(.object(JSONObject(properties.map { .init($0.key, $0.value) })))
@@ -284,9 +283,9 @@ final class LuaState {
 
     /// Calls the function below `arguments` values under the budgets. Returns the failure, if any.
     private func call(arguments: Int32) -> String? {
-        clua_begin_call(L)
-        let status = clua_pcall(L, arguments, 1, 0)
-        let tripped = clua_end_call(L) != 0
+        var trippedFlag: Int32 = 0
+        let status = clua_budgeted_pcall(L, arguments, 1, &trippedFlag)
+        let tripped = trippedFlag != 0
         if budget.pointee.used > limits.memoryBytes / 2 { _ = clua_gc_collect(L) }
         if status == LUA_OK { return nil }
         if tripped { return "instruction budget of \(limits.instructions) exceeded" }
@@ -294,7 +293,14 @@ final class LuaState {
         return popError()
     }
 
+    /// Pushes `ctx`, building it only when the context differs from the last call's.
     private func pushContext(_ context: HookContext) {
+        if contextCallID == context.callID {
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(contextRef))
+            return
+        }
+        callbacks.types = context.types
+        luaL_unref(L, clua_registryindex(), contextRef)
         lua_createtable(L, 0, 7)
         for (key, value) in [("workspace", context.namespace.workspace), ("version", context.namespace.version.rawValue),
                              ("distinct_id", context.distinctID), ("op", context.op.rawValue),
@@ -304,6 +310,9 @@ final class LuaState {
         }
         lua_rawgeti(L, clua_registryindex(), lua_Integer(typeOfRef))
         lua_setfield(L, -2, "type_of")
+        lua_pushvalue(L, -1)
+        contextRef = luaL_ref(L, clua_registryindex())
+        contextCallID = context.callID
     }
 
     /// A `once.reject` or `once.rename` value at `index`, if that is what it is.

@@ -7,8 +7,12 @@ import Synchronization
 /// The state's extra space points at it; it lives as long as the state.
 final class HookCallbacks {
     var types: [String: PropertyType] = [:]
-    var ruleName = ""
+    var ruleNames: [String] = []
+    /// The rule whose hook is running.
+    var ruleIndex = 0
     var log: RuleLog = .shared
+
+    var ruleName: String { ruleNames.indices.contains(ruleIndex) ? ruleNames[ruleIndex] : "(loading)" }
 }
 
 /// `once.log`: through swift-log, at most `perSecond` lines per rule per second,

@@ -13,36 +13,47 @@ public enum Provenance: Sendable, Equatable {
     case renamed(rule: String, from: String)
 }
 
-/// A property on its way through the chain.
-struct RuledProperty: Equatable {
-    var name: String
-    var value: JSON
-    var provenance: Provenance?
+/// A property on its way through the chain, and as the chain leaves it.
+public struct RuledProperty: Sendable, Equatable {
+    public var name: String
+    public var value: JSON
+    public var provenance: Provenance?
     /// Set once a rule drops the property; later rules no longer see it.
-    var rejection: PropertyResult?
+    public var rejection: PropertyResult?
+
+    public init(name: String, value: JSON, provenance: Provenance? = nil, rejection: PropertyResult? = nil) {
+        self.name = name
+        self.value = value
+        self.provenance = provenance
+        self.rejection = rejection
+    }
 }
 
 extension RuleSet {
     /// Runs the chain over each op of each element of `request`, on one state of this generation.
     /// Returns, per element, the properties of each op after the rules.
-    func apply(to request: WriteRequest, types: [String: PropertyType]) throws -> [[[RuledProperty]]] {
+    ///
+    /// - Parameter types: what `ctx.type_of` answers (the namespace's registered types).
+    /// - Throws: ``RuleRejection`` when a request hook rejects the request.
+    public func apply(to request: WriteRequest, types: [String: PropertyType] = [:]) throws -> [[[RuledProperty]]] {
         let receivedAt = ISODate.utcText(milliseconds: Int64((request.receivedAt.timeIntervalSince1970 * 1000).rounded(.down)))
         return try pool.withState { state in
             try request.elements.map { element in
                 try element.ops.map { input in
-                    let context = HookContext(namespace: request.namespace, distinctID: element.distinctID, op: input.op,
+                    let context = HookContext(callID: HookContext.nextCallID(), namespace: request.namespace,
+                                              distinctID: element.distinctID, op: input.op,
                                               requestID: request.id.uuidString.lowercased(), receivedAt: receivedAt, types: types)
-                    let properties = input.properties.members.map { RuledProperty(name: $0.key, value: $0.value) }
-                    return try run(rules.indices, on: properties, context: context, state: state)
+                    var properties = input.properties.members.map { RuledProperty(name: $0.key, value: $0.value) }
+                    try run(allIndices, on: &properties, context: context, state: state)
+                    return properties
                 }
             }
         }
     }
 
     /// The chain proper: each applicable rule's request hook, then its property hook.
-    func run(_ indices: some Sequence<Int>, on properties: [RuledProperty], context: HookContext,
-             state: LuaState) throws(RuleRejection) -> [RuledProperty] {
-        var properties = properties
+    func run(_ indices: [Int], on properties: inout [RuledProperty], context: HookContext,
+             state: LuaState) throws(RuleRejection) {
         for index in indices {
             let rule = rules[index]
             guard rule.applies(to: context.op, in: context.namespace) else { continue }
@@ -50,13 +61,13 @@ extension RuleSet {
                 try runRequestHook(index, rule, &properties, context, state)
             }
             if rule.hasPropertyHook {
+                let filtered = rule.propertyPattern != nil
                 for position in properties.indices where properties[position].rejection == nil {
-                    guard state.ruleMatches(index, name: properties[position].name) else { continue }
+                    if filtered && !state.ruleMatches(index, name: properties[position].name) { continue }
                     runPropertyHook(index, rule, position, &properties, context, state)
                 }
             }
         }
-        return properties
     }
 
     private func runRequestHook(_ index: Int, _ rule: Rule, _ properties: inout [RuledProperty],
@@ -88,33 +99,33 @@ extension RuleSet {
 
     private func runPropertyHook(_ index: Int, _ rule: Rule, _ position: Int, _ properties: inout [RuledProperty],
                                  _ context: HookContext, _ state: LuaState) {
-        let property = properties[position]
-        switch state.callProperty(index, name: property.name, value: property.value, context: context) {
+        let name = properties[position].name
+        switch state.callProperty(index, name: name, value: properties[position].value, context: context) {
         case .keep:
             break
         case .replace(let value):
             properties[position].value = value
         case .reject(let reason):
-            properties[position].rejection = PropertyResult(name: property.name, outcome: .rejectedByRule,
+            properties[position].rejection = PropertyResult(name: name, outcome: .rejectedByRule,
                                                             reason: reason, rule: rule.name)
-        case .rename(let name, let value):
-            guard name != property.name else {
+        case .rename(let newName, let value):
+            guard newName != name else {
                 properties[position].value = value
                 return
             }
             // The renamed value takes the place of any property already under that name.
-            for other in properties.indices where other != position && properties[other].name == name
+            for other in properties.indices where other != position && properties[other].name == newName
                 && properties[other].rejection == nil {
-                properties[other].rejection = PropertyResult(name: name, outcome: .rejectedByRule,
-                                                             reason: "replaced by the rename of \(property.name)", rule: rule.name)
+                properties[other].rejection = PropertyResult(name: newName, outcome: .rejectedByRule,
+                                                             reason: "replaced by the rename of \(name)", rule: rule.name)
             }
-            properties[position].name = name
+            properties[position].name = newName
             properties[position].value = value
-            properties[position].provenance = .renamed(rule: rule.name, from: property.name)
+            properties[position].provenance = .renamed(rule: rule.name, from: name)
         case .failed(let message):
-            report(rule, message, property: property.name)
+            report(rule, message, property: name)
             if rule.onError == .reject {
-                properties[position].rejection = PropertyResult(name: property.name, outcome: .rejectedByRule,
+                properties[position].rejection = PropertyResult(name: name, outcome: .rejectedByRule,
                                                                 reason: "rule failed: \(message)", rule: rule.name)
             }
         }

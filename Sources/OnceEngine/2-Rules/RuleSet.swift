@@ -58,6 +58,7 @@ public final class RuleSet: Sendable {
     let usesTypes: Bool
     let pool: LuaStatePool
     let stats: RuleStats
+    let allIndices: [Int]
 
     /// Compiles `sources` in a fresh state; throws every file's load error.
     public init(sources: [RuleSource], limits: RuleLimits = .init(), generation: Int = 1,
@@ -80,6 +81,7 @@ public final class RuleSet: Sendable {
         guard errors.isEmpty else { throw RuleSetError(errors) }
         self.generation = generation
         self.rules = rules
+        self.allIndices = Array(rules.indices)
         self.sources = sources
         self.limits = limits
         self.stats = stats

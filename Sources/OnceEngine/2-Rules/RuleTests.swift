@@ -44,10 +44,9 @@ extension RuleSet {
         case .success(let built): context = built
         case .failure(let problem): return problem.reason
         }
-        let properties = input.members.map { RuledProperty(name: $0.key, value: $0.value) }
-        let after: [RuledProperty]
+        var after = input.members.map { RuledProperty(name: $0.key, value: $0.value) }
         do {
-            after = try pool.withState { state in try run([ruleIndex], on: properties, context: context, state: state) }
+            try pool.withState { state in try run([ruleIndex], on: &after, context: context, state: state) }
         } catch let rejection as RuleRejection {
             return expectsRejection ? nil : "the request was rejected: \(rejection.reason)"
         } catch {
@@ -96,7 +95,7 @@ extension RuleSet {
             }
             types[member.key] = type
         }
-        return .success(HookContext(namespace: Namespace(workspace: workspace, version: version),
+        return .success(HookContext(callID: HookContext.nextCallID(), namespace: Namespace(workspace: workspace, version: version),
                                     distinctID: fields["distinct_id"]?.stringValue ?? "test-user", op: op,
                                     requestID: "00000000-0000-0000-0000-000000000000",
                                     receivedAt: ISODate.utcText(milliseconds: 0), types: types))
