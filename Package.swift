@@ -35,6 +35,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "embed-example",
+            dependencies: ["OnceEngine"],
+            path: "Examples/EmbedEngine"
+        ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "OnceEngineTests",
@@ -42,7 +47,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["OnceEngine", "TestSupport", "onced"]
+            dependencies: ["OnceEngine", "TestSupport", "onced", "embed-example"]
         ),
     ]
 )

@@ -16,6 +16,9 @@ struct Apply: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var rules: RulesDirectoryOption
 
+    @Flag(help: "Run rules and validation only, each line against an empty in-memory state; write nothing.")
+    var dryRun = false
+
     @Flag(help: "Stop at the first line that fails; exit non-zero.")
     var strict = false
 
@@ -26,13 +29,15 @@ struct Apply: AsyncParsableCommand {
     var maxLineBytes = 1024 * 1024
 
     func validate() throws {
+        if dryRun && store.db != nil { throw ValidationError("--dry-run writes nothing: it takes no --db") }
         guard window > 0 else { throw ValidationError("--window must be positive") }
         guard maxLineBytes > 0 else { throw ValidationError("--max-line-bytes must be positive") }
     }
 
     func run() async throws {
-        let engine = try store.openEngine(rules: rules.runtime())
-        let pipeline = ApplyPipeline(engine: engine, window: window, strict: strict, maxLineBytes: maxLineBytes)
+        let rules = try rules.runtime()
+        let engine = dryRun ? Engine(store: MemoryStore(), rules: rules) : try store.openEngine(rules: rules)
+        let pipeline = ApplyPipeline(engine: engine, dryRun: dryRun, window: window, strict: strict, maxLineBytes: maxLineBytes)
         let summary = await pipeline.run()
         try await engine.close()
         printError(summary.line)
@@ -44,8 +49,8 @@ struct Apply: AsyncParsableCommand {
 
 /// Where `apply` (and later `serve`) keep their data.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "SQLite database file.")
-    var db = "onced.db"
+    @Option(help: "SQLite database file (default: ./onced.db).")
+    var db: String?
 
     @Option(help: "SQLite durability: full (fsync every commit) or normal.")
     var synchronous: SQLiteStore.Durability = .full
@@ -54,9 +59,9 @@ struct StoreOptions: ParsableArguments {
         var options = SQLiteStore.Options()
         options.durability = synchronous
         do {
-            return try Engine(sqlitePath: db, options: options, rules: rules)
+            return try Engine(sqlitePath: db ?? "onced.db", options: options, rules: rules)
         } catch {
-            throw ValidationError("cannot open \(db): \(error)")
+            throw ValidationError("cannot open \(db ?? "onced.db"): \(error)")
         }
     }
 }

@@ -12,6 +12,8 @@ import Synchronization
 /// written, bounds memory whatever the input's length.
 struct ApplyPipeline {
     let engine: Engine
+    /// Each line runs on an empty store of its own: a pure transform.
+    let dryRun: Bool
     let window: Int
     let strict: Bool
     let maxLineBytes: Int
@@ -25,7 +27,7 @@ struct ApplyPipeline {
         var line: String {
             let rate = seconds > 0 ? Int(Double(processed) / seconds) : processed
             return "onced apply: \(processed) lines, \(processed - failed) applied, \(failed) failed "
-                + "in \(String(format: "%.2f", seconds)) s (\(rate) lines/s)"
+                + "in \(String(format: "%.2f", seconds)) s (\(rate) lines/s, peak memory \(peakMemoryKiB()) KiB)"
         }
     }
 
@@ -98,7 +100,7 @@ struct ApplyPipeline {
                     queue.yield(Task { .rejected(errorLine(number, error.message)) })
                     if strict { break reading } else { continue }
                 }
-                let engine = self.engine
+                let engine = dryRun ? Engine(store: MemoryStore(keepsRecords: false), rules: self.engine.rules) : self.engine
                 queue.yield(Task { await Self.submit(request, line: number, engine: engine) })
             }
         }
@@ -140,6 +142,13 @@ struct ApplyPipeline {
         thread.start()
         return stream
     }
+}
+
+/// The process's peak resident set size.
+private func peakMemoryKiB() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss  // KiB on Linux
 }
 
 private func errorLine(_ line: Int, _ message: String, code: String = "bad_request", extra: [JSONObject.Member] = []) -> String {

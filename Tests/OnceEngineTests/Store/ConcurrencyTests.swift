@@ -6,8 +6,9 @@ import Testing
 @Suite struct ConcurrencyTests {
     /// 64 tasks set-once the same 100 properties: exactly one `set` per property,
     /// and the stored value is the winner's.
-    @Test func exactlyOneWinnerPerProperty() async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases)
+    func exactlyOneWinnerPerProperty(store: StoreKind) async throws {
+        let engine = try TestEngine(store)
         let names = (0..<100).map { "p\($0)" }
         let records = try await withThrowingTaskGroup(of: (Int, RequestRecord).self) { group in
             for submitter in 0..<64 {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import OnceEngine
 
-/// Every op and outcome of SPEC §2 against a real SQLite store.
+/// Every op and outcome of SPEC §2, against every store.
 @Suite struct OperationTests {
     /// Each case: requests applied in order to a fresh profile; the outcomes of the
     /// last one; the stored value of `p` after it (nil: absent).
@@ -50,9 +50,9 @@ import Testing
         Case(title: "multi-op order: unset last", before: [], request: #"{"$unset": ["p"], "$set": {"p": 2}}"#, outcome: .unset, stored: nil),
     ]
 
-    @Test(arguments: cases)
-    func operation(_ testCase: Case) async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases, cases)
+    func operation(store: StoreKind, _ testCase: Case) async throws {
+        let engine = try TestEngine(store)
         for body in testCase.before { try await engine.submit(body) }
         let record = try await engine.submit(testCase.request)
         let last = try #require(record.propertyResults.last)
@@ -66,8 +66,9 @@ import Testing
     }
 
     /// The exact payload of the seed API page.
-    @Test func seedPayload() async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases)
+    func seedPayload(store: StoreKind) async throws {
+        let engine = try TestEngine(store)
         let body = #"""
             {"$once": {"property_1": "some text", "property_2": 123, "property_3": 45.67, "property_4": true,
              "property_5": false, "property_6": "2020-10-01T18:30:00.000Z", "property_7": "2021-12-01",
@@ -97,8 +98,9 @@ import Testing
         try await engine.engine.close()
     }
 
-    @Test func typeIsFixedByTheFirstValidValuePerNamespace() async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases)
+    func typeIsFixedByTheFirstValidValuePerNamespace(store: StoreKind) async throws {
+        let engine = try TestEngine(store)
         try await engine.submit(#"{"$once": {"age": null}}"#, distinctID: "a")
         try await engine.submit(#"{"$once": {"age": "old"}}"#, distinctID: "b")
         let outcomes = try await engine.outcomes(#"{"$once": {"age": 30}}"#, distinctID: "c")
@@ -114,8 +116,9 @@ import Testing
         try await engine.engine.close()
     }
 
-    @Test func profilesAreCreatedByWritesButNotByUnset() async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases)
+    func profilesAreCreatedByWritesButNotByUnset(store: StoreKind) async throws {
+        let engine = try TestEngine(store)
         try await engine.submit(#"{"$unset": ["a"]}"#, distinctID: "ghost")
         #expect(try await engine.profile("ghost") == nil)
         try await engine.submit(#"{"$once": {"a": null}}"#, distinctID: "empty")
@@ -133,8 +136,9 @@ import Testing
         try await engine.engine.close()
     }
 
-    @Test func requestRecordsAreStoredPerNamespace() async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases)
+    func requestRecordsAreStoredPerNamespace(store: StoreKind) async throws {
+        let engine = try TestEngine(store)
         let record = try await engine.submit(#"{"$once": {"a": 1, "b": null}, "$unset": ["c"]}"#)
         let stored = try #require(try await engine.engine.record(record.id, in: TestEngine.namespace))
         #expect(stored.results == record.results)
@@ -145,8 +149,9 @@ import Testing
         try await engine.engine.close()
     }
 
-    @Test func listsCapAtAThousandElements() async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases)
+    func listsCapAtAThousandElements(store: StoreKind) async throws {
+        let engine = try TestEngine(store)
         let first = (0..<1000).map(String.init).joined(separator: ",")
         #expect(try await engine.outcomes(#"{"$append": {"l": [\#(first)]}}"#)["l"] == .set)
         #expect(try await engine.outcomes(#"{"$append": {"l": [1000]}}"#)["l"] == .ignoredInvalid)
@@ -156,8 +161,9 @@ import Testing
         try await engine.engine.close()
     }
 
-    @Test func numbersKeepTheirWrittenFormThroughTheStore() async throws {
-        let engine = try TestEngine()
+    @Test(arguments: StoreKind.allCases)
+    func numbersKeepTheirWrittenFormThroughTheStore(store: StoreKind) async throws {
+        let engine = try TestEngine(store)
         try await engine.submit(#"{"$set": {"i": 23000, "d": 20.34, "whole": 100.0, "big": 9223372036854775807, "neg": -0.5}}"#)
         let profile = try #require(try await engine.profile())
         #expect(profile["i"] == .integer(23000))

@@ -2,14 +2,22 @@ import Foundation
 @testable import OnceEngine
 @_exported import TestSupport
 
-/// A real engine on a real SQLite file in a temporary directory.
+/// The stores the store-level suite runs against.
+enum StoreKind: String, CaseIterable, Sendable {
+    case sqlite, memory
+}
+
+/// A real engine on a real SQLite file in a temporary directory (or on a ``MemoryStore``).
 struct TestEngine: Sendable {
     static let namespace = Namespace(workspace: "FY12345678", version: .live)
     let directory = TemporaryDirectory()
     let engine: Engine
 
-    init(options: SQLiteStore.Options = .init()) throws {
-        engine = try Engine(sqlitePath: directory.path("onced.db"), options: options)
+    init(_ kind: StoreKind = .sqlite, options: SQLiteStore.Options = .init()) throws {
+        switch kind {
+        case .sqlite: engine = try Engine(sqlitePath: directory.path("onced.db"), options: options)
+        case .memory: engine = Engine(store: MemoryStore())
+        }
     }
 
     var dbPath: String { directory.path("onced.db") }

@@ -62,15 +62,15 @@ public final class SQLiteStore: ProfileStore {
                 try pool.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
                         for request in batch {
-                            var writer = SQLiteRequestWriter(db: db, cache: cache)
+                            var transaction = SQLiteTransaction(db: db, cache: cache, request: request)
                             do {
                                 var record: RequestRecord?
                                 try db.inSavepoint {
-                                    record = try writer.apply(request)
+                                    record = try RequestApplier.apply(request, in: &transaction)
                                     return .commit
                                 }
                                 results.append(.success(record!))
-                                learned.merge(writer.learned) { old, _ in old }
+                                learned.merge(transaction.learned) { old, _ in old }
                             } catch let error as DatabaseError where error.isBusy {
                                 throw error
                             } catch {
