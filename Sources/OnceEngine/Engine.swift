@@ -6,11 +6,13 @@ import Foundation
 /// caller's task, so they spread over cores; the store then commits
 /// concurrent submissions together (group commit) and each returns once durable.
 public final class Engine: Sendable {
+    /// Where profiles, types and request records live.
     public let store: any ProfileStore
     /// Nil: no rules run.
     public let rules: RuleRuntime?
     private let types = TypeSnapshots()
 
+    /// An engine over `store`, running `rules` (none when nil) before every write.
     public init(store: any ProfileStore, rules: RuleRuntime? = nil) {
         self.store = store
         self.rules = rules
@@ -48,14 +50,17 @@ public final class Engine: Sendable {
         return try ruleSet.apply(to: request, types: known)
     }
 
+    /// The profile as stored, or nil if no write ever named it.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         try await store.profile(distinctID, in: namespace)
     }
 
+    /// The outcomes of a processed request, or nil if the namespace has no such request.
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
         try await store.record(requestID, in: namespace)
     }
 
+    /// The namespace's property types, fixed by each property's first valid value.
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
         try await store.registeredTypes(in: namespace)
     }

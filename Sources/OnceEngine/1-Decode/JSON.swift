@@ -21,34 +21,44 @@ public enum JSON: Sendable, Equatable {
 /// Order matters to users: outcomes come back in the order properties were
 /// sent. Objects here are small (a request's properties), so lookup is linear.
 public struct JSONObject: Sendable, Equatable {
+    /// Members in written order; keys are unique (the parser refuses duplicates).
     public var members: [Member]
 
+    /// One `"key": value` pair.
     public struct Member: Sendable, Equatable {
+        /// The key.
         public var key: String
+        /// The value.
         public var value: JSON
+        /// Creates a value from its parts.
         public init(_ key: String, _ value: JSON) {
             self.key = key
             self.value = value
         }
     }
 
+    /// Creates a value from its parts.
     public init(_ members: [Member] = []) {
         self.members = members
     }
 
+    /// The value under `key`, if any.
     public subscript(key: String) -> JSON? {
         members.first { $0.key == key }?.value
     }
 
+    /// The keys in written order.
     public var keys: [String] { members.map(\.key) }
 }
 
 extension JSON {
+    /// The object, if this is one.
     public var objectValue: JSONObject? {
         if case .object(let object) = self { return object }
         return nil
     }
 
+    /// The string, if this is one.
     public var stringValue: String? {
         if case .string(let string) = self { return string }
         return nil

@@ -1,6 +1,7 @@
 /// One line of `onced apply` input (SPEC §5):
 /// `{"workspace": "...", "version": "live", "distinct_id": "...", "$once": {...}, ...}`.
 public enum JSONLine {
+    /// The request one line asks for; a shape error names what is wrong.
     public static func request(from bytes: some Collection<UInt8>) throws(DecodeError) -> WriteRequest {
         let json: JSON
         do {

@@ -1,9 +1,11 @@
 /// Why a document is not acceptable JSON, and where.
 public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong.
     public var message: String
     /// Byte offset into the input.
     public var offset: Int
 
+    /// `message at byte N`.
     public var description: String { "\(message) at byte \(offset)" }
 }
 
@@ -13,8 +15,10 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
 /// strings, duplicate object keys, trailing commas and trailing garbage are
 /// all errors. Nesting is capped so hostile input cannot exhaust the stack.
 public struct JSONParser {
+    /// Nesting deeper than this is refused.
     public static let defaultMaxDepth = 64
 
+    /// Parses one JSON document from UTF-8 bytes.
     public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONSyntaxError) -> JSON {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> JSON in
@@ -29,6 +33,7 @@ public struct JSONParser {
         }
     }
 
+    /// Parses one JSON document from a string.
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONSyntaxError) -> JSON {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }

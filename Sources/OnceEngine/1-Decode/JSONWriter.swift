@@ -3,6 +3,7 @@
 /// Decimals print in Swift's shortest round-trip form, so `20.34` comes back as
 /// `20.34` and `100.0` stays a decimal; integers print without a fraction.
 extension JSON {
+    /// Compact JSON text.
     public var text: String {
         var output = ""
         output.reserveCapacity(64)
@@ -10,6 +11,7 @@ extension JSON {
         return output
     }
 
+    /// Appends compact JSON text to `output`.
     public func write(to output: inout String) {
         switch self {
         case .null: output += "null"

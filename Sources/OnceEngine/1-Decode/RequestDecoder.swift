@@ -1,8 +1,11 @@
 /// A request body or line that cannot be processed at all (HTTP 400, or an
 /// error outcome for a JSONL line). Nothing of it is written.
 public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Shown to the caller in the 400 / error outcome.
     public var message: String
+    /// Creates a value from its parts.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
@@ -12,6 +15,7 @@ public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
 /// the whole body; value errors (a `null`, a 300-character string) do not —
 /// they become per-property outcomes later, in validation.
 public enum RequestDecoder {
+    /// In Unicode code points.
     public static let maxDistinctIDLength = 255
 
     /// The body of a single-op endpoint: `{"<op key>": ..., "distinct_id": "..."}`.
@@ -56,6 +60,7 @@ public enum RequestDecoder {
         return OpInput(op: op, properties: properties)
     }
 
+    /// The `distinct_id` of a body: a non-empty string of at most 255 characters.
     public static func distinctID(in object: JSONObject) throws(DecodeError) -> String {
         guard let value = object["distinct_id"] else { throw DecodeError("missing distinct_id") }
         guard let id = value.stringValue else { throw DecodeError("distinct_id must be a string") }
@@ -66,6 +71,7 @@ public enum RequestDecoder {
         return id
     }
 
+    /// The namespace of a path or line: a printable workspace id without `/`, and `live` or `test`.
     public static func namespace(workspace: String, version: String) throws(DecodeError) -> Namespace {
         guard let version = Version(rawValue: version) else { throw DecodeError("version must be \"live\" or \"test\"") }
         guard !workspace.isEmpty, workspace.utf8.count <= 64,

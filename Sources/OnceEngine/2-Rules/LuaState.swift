@@ -7,6 +7,7 @@ public struct RuleLimits: Sendable, Equatable {
     /// Bytes per Lua state.
     public var memoryBytes = 16 * 1024 * 1024
 
+    /// Budgets; the defaults are SPEC §4's.
     public init(instructions: Int = 1_000_000, memoryBytes: Int = 16 * 1024 * 1024) {
         self.instructions = instructions
         self.memoryBytes = memoryBytes

@@ -2,8 +2,11 @@ import Foundation
 
 /// A request a rule rejected whole (SPEC §4): nothing of it is written.
 public struct RuleRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The rejecting rule's name.
     public var rule: String
+    /// Its `once.reject` reason (or the failure, under `on_error = "reject"`).
     public var reason: String
+    /// `rejected by rule "name": reason`.
     public var description: String { "rejected by rule \"\(rule)\": \(reason)" }
 }
 
@@ -15,12 +18,16 @@ public enum Provenance: Sendable, Equatable {
 
 /// A property on its way through the chain, and as the chain leaves it.
 public struct RuledProperty: Sendable, Equatable {
+    /// The current name (a rename changes it).
     public var name: String
+    /// The current value, still untyped JSON.
     public var value: JSON
+    /// What a rule did to it, if anything.
     public var provenance: Provenance?
     /// Set once a rule drops the property; later rules no longer see it.
     public var rejection: PropertyResult?
 
+    /// A property as sent.
     public init(name: String, value: JSON, provenance: Provenance? = nil, rejection: PropertyResult? = nil) {
         self.name = name
         self.value = value

@@ -10,8 +10,11 @@ import Synchronization
 /// error is kept for `/health`. Requests hold the generation they started
 /// with, so a swap never splits a request.
 public final class RuleRuntime: Sendable {
+    /// The watched rules directory.
     public let directory: String
+    /// Budgets for every generation.
     public let limits: RuleLimits
+    /// Rule failures and budget aborts, across generations.
     public let stats = RuleStats()
     private let logger = Logger(label: "onced.rules")
 
@@ -36,9 +39,11 @@ public final class RuleRuntime: Sendable {
 
     /// The generation in force.
     public var current: RuleSet { state.withLock { $0.current } }
+    /// The generation number in force.
     public var generation: Int { current.generation }
     /// Why the last reload failed, if it did (cleared by the next good one).
     public var lastError: RuleSetError? { state.withLock { $0.lastError } }
+    /// Successful reloads since start.
     public var reloadCount: Int { state.withLock { $0.reloads } }
 
     /// Compiles and tests the directory; installs it as the next generation if it is sound.

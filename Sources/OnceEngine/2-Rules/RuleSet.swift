@@ -3,14 +3,18 @@ import Synchronization
 
 /// A rule file as read from the rules directory.
 public struct RuleSource: Sendable, Equatable {
+    /// The file name, e.g. `10-dates.lua`.
     public var file: String
+    /// The Lua text.
     public var source: String
 
+    /// Creates a value from its parts.
     public init(file: String, source: String) {
         self.file = file
         self.source = source
     }
 
+    /// The largest rule file accepted.
     public static let maxBytes = 1024 * 1024
 
     /// The `*.lua` files of `directory`, in lexical order of their names (hidden files skipped).
@@ -42,17 +46,24 @@ public struct RuleSource: Sendable, Equatable {
 
 /// Why a rule set did not load: every file's error, not only the first.
 public struct RuleSetError: Error, Sendable, CustomStringConvertible {
+    /// One per broken file (or failing test).
     public var errors: [RuleLoadError]
+    /// Creates a value from its parts.
     public init(_ errors: [RuleLoadError]) { self.errors = errors }
+    /// One line per error.
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
 /// One generation of rules: their declarations and the states that run them.
 /// A request is processed wholly by the generation it started with.
 public final class RuleSet: Sendable {
+    /// Counts reloads from 1; 0 is the empty set.
     public let generation: Int
+    /// In lexical order of their files.
     public let rules: [Rule]
+    /// What was compiled.
     public let sources: [RuleSource]
+    /// The budgets every hook call runs under.
     public let limits: RuleLimits
     /// Whether any rule calls `ctx.type_of`; if none does, requests skip loading the registry.
     let usesTypes: Bool
@@ -108,6 +119,7 @@ public final class RuleSet: Sendable {
 public final class RuleStats: Sendable {
     private let counters = Mutex<(failures: Int, budgetAborts: Int)>((0, 0))
 
+    /// Zeroed counters.
     public init() {}
 
     func recordFailure(_ message: String) {
@@ -120,5 +132,6 @@ public final class RuleStats: Sendable {
 
     /// Hook calls that failed (errors, bad returns, budgets), and of those, budget aborts.
     public var failures: Int { counters.withLock { $0.failures } }
+    /// Hook calls stopped by the instruction budget or the memory cap.
     public var budgetAborts: Int { counters.withLock { $0.budgetAborts } }
 }

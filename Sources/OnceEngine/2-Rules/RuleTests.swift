@@ -2,10 +2,13 @@ import Foundation
 
 /// The result of running rules' own `tests` (SPEC §4).
 public struct RuleTestReport: Sendable {
+    /// Tests whose expectation held.
     public var passed = 0
     /// One line per failing test: the rule file, the test's index and the difference.
     public var failures: [String] = []
+    /// Tests that failed.
     public var failed: Int { failures.count }
+    /// `N passed, M failed`.
     public var summary: String { "\(passed) passed, \(failed) failed" }
 }
 

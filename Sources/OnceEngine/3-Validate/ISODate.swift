@@ -10,10 +10,12 @@
 /// Hand-written because this runs for every string property on the hot path,
 /// where a `DateFormatter` costs microseconds and accepts more than it should.
 public struct ISODate: Sendable, Hashable {
+    /// The text exactly as sent, which is what is stored and shown.
     public let text: String
     /// Microseconds since 1970-01-01T00:00:00Z (sub-microsecond digits are dropped).
     public let instant: Int64
 
+    /// Nil unless `text` is one of the five forms and a real instant.
     public init?(parsing text: String) {
         guard let instant = ISODate.instant(of: text) else { return nil }
         self.text = text

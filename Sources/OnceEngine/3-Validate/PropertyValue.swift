@@ -15,6 +15,7 @@ public enum PropertyValue: Sendable, Hashable {
     case date(ISODate)
     case list([PropertyValue])
 
+    /// The type this value would register for a new property.
     public var type: PropertyType {
         switch self {
         case .string: .string

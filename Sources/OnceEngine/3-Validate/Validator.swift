@@ -1,14 +1,19 @@
 /// Why a value or name cannot be stored; becomes the `reason` of an
 /// `ignored_invalid` outcome.
 public struct InvalidValue: Error, Sendable, Equatable {
+    /// Shown to the caller as the outcome's reason.
     public var reason: String
+    /// Creates a value from its parts.
     public init(_ reason: String) { self.reason = reason }
 }
 
 /// The type rules of SPEC §1, as pure functions from JSON to ``PropertyValue``.
 public enum Validator {
+    /// In Unicode code points.
     public static let maxStringLength = 255
+    /// In Unicode code points.
     public static let maxNameLength = 255
+    /// Elements per list.
     public static let maxListCount = 1000
 
     /// A property name is 1–255 characters and does not start with `$`.

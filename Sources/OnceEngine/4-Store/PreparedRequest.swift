@@ -6,11 +6,16 @@ import Foundation
 /// that depends on stored state — the namespace's registered type, whether the
 /// profile already has the property — and it decides that atomically.
 public struct PreparedRequest: Sendable {
+    /// The request id.
     public var id: UUID
+    /// The namespace every element belongs to.
     public var namespace: Namespace
+    /// Stamped on profiles and the record.
     public var receivedAt: Date
+    /// One per profile written.
     public var elements: [PreparedElement]
 
+    /// Creates a value from its parts.
     public init(id: UUID, namespace: Namespace, receivedAt: Date, elements: [PreparedElement]) {
         self.id = id
         self.namespace = namespace
@@ -19,10 +24,14 @@ public struct PreparedRequest: Sendable {
     }
 }
 
+/// One profile's share of a prepared request.
 public struct PreparedElement: Sendable {
+    /// The profile.
     public var distinctID: String
+    /// In op order.
     public var ops: [PreparedOp]
 
+    /// Creates a value from its parts.
     public init(distinctID: String, ops: [PreparedOp]) {
         self.distinctID = distinctID
         self.ops = ops
@@ -32,22 +41,30 @@ public struct PreparedElement: Sendable {
     var createsProfile: Bool { ops.contains { $0.op != .unset } }
 }
 
+/// One op key's properties, each with its plan.
 public struct PreparedOp: Sendable {
+    /// The op.
     public var op: Op
+    /// In the order sent.
     public var properties: [PreparedProperty]
 
+    /// Creates a value from its parts.
     public init(op: Op, properties: [PreparedProperty]) {
         self.op = op
         self.properties = properties
     }
 }
 
+/// One property and what the store must do with it.
 public struct PreparedProperty: Sendable {
+    /// The name after the rules.
     public var name: String
+    /// What to do.
     public var plan: Plan
     /// What a rule did to this property, carried into its outcome.
     public var provenance: Provenance?
 
+    /// The store's part: write, edit a list, delete, or nothing (already settled).
     public enum Plan: Sendable {
         /// `set_once` and `set` store it, `add` adds it (always a number).
         case value(PropertyValue)
@@ -59,6 +76,7 @@ public struct PreparedProperty: Sendable {
         case settled(PropertyResult)
     }
 
+    /// Creates a value from its parts.
     public init(name: String, plan: Plan, provenance: Provenance? = nil) {
         self.name = name
         self.plan = plan

@@ -2,12 +2,16 @@ import Foundation
 
 /// A profile as stored: `GET …/profiles/{distinct_id}`.
 public struct Profile: Sendable, Equatable {
+    /// The profile's id in its namespace.
     public var distinctID: String
     /// Sorted by property name.
     public var properties: [(name: String, value: PropertyValue)]
+    /// When the first write named it.
     public var createdAt: Date
+    /// When a stored value last changed.
     public var updatedAt: Date
 
+    /// Creates a value from its parts.
     public init(distinctID: String, properties: [(name: String, value: PropertyValue)], createdAt: Date, updatedAt: Date) {
         self.distinctID = distinctID
         self.properties = properties
@@ -15,10 +19,12 @@ public struct Profile: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 
+    /// The value of one property, or nil when unset.
     public subscript(name: String) -> PropertyValue? {
         properties.first { $0.name == name }?.value
     }
 
+    /// Same id, times and properties (tuples are not Equatable, hence by hand).
     public static func == (lhs: Profile, rhs: Profile) -> Bool {
         lhs.distinctID == rhs.distinctID && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
             && lhs.properties.map(\.name) == rhs.properties.map(\.name)
@@ -43,10 +49,12 @@ public protocol ProfileStore: Sendable {
     func close() async throws
 }
 
+/// A store that cannot do what was asked.
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     case closed
     case corrupt(String)
 
+    /// A one-line explanation.
     public var description: String {
         switch self {
         case .closed: "the store is closed"

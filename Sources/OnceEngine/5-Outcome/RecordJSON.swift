@@ -2,6 +2,7 @@ import Foundation
 
 /// The one JSON form of outcomes, used by the store, the HTTP API and `apply`.
 extension OpResult {
+    /// `{"distinct_id", "op", "properties": {name: {"outcome", "rule"?, "reason"?}}}`: the form of SPEC §3.
     public var json: JSON {
         var properties: [JSONObject.Member] = []
         for result in self.properties {
@@ -17,6 +18,7 @@ extension OpResult {
         ]))
     }
 
+    /// Reads back the form ``json`` writes.
     public init(json: JSON) throws(DecodeError) {
         guard let object = json.objectValue,
               let distinctID = object["distinct_id"]?.stringValue,

@@ -29,10 +29,12 @@ public final class MemoryStore: ProfileStore {
     /// Whether request records are kept (a dry run has no use for them).
     private let keepsRecords: Bool
 
+    /// - Parameter keepsRecords: false for a dry run, which never reads them back.
     public init(keepsRecords: Bool = true) {
         self.keepsRecords = keepsRecords
     }
 
+    /// Applies the request at once; it is "durable" for the life of the process.
     public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
         try state.withLock { state in
             guard !state.closed else { throw StoreError.closed }
@@ -44,6 +46,7 @@ public final class MemoryStore: ProfileStore {
         }
     }
 
+    /// The profile, properties sorted by name.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         guard let stored = state.withLock({ $0.profiles[ProfileKey(namespace: namespace, distinctID: distinctID)] }) else {
             return nil
@@ -53,14 +56,17 @@ public final class MemoryStore: ProfileStore {
                        createdAt: Date(epochMilliseconds: stored.createdAt), updatedAt: Date(epochMilliseconds: stored.updatedAt))
     }
 
+    /// The record, if records are kept.
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
         state.withLock { $0.records[namespace]?[requestID] }
     }
 
+    /// The namespace's registered types.
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
         state.withLock { $0.types[namespace] ?? [:] }
     }
 
+    /// Refuses later writes.
     public func close() async throws {
         state.withLock { $0.closed = true }
     }

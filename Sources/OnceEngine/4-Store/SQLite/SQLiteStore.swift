@@ -10,6 +10,7 @@ import GRDB
 /// serialize their transactions, and batches that still meet a busy database
 /// are retried whole.
 public final class SQLiteStore: ProfileStore {
+    /// When a commit counts as durable.
     public enum Durability: String, Sendable, CaseIterable {
         /// `synchronous=FULL`: every commit is fsynced; survives power loss. The default.
         case full
@@ -18,11 +19,15 @@ public final class SQLiteStore: ProfileStore {
         case normal
     }
 
+    /// How the store opens its file.
     public struct Options: Sendable {
+        /// Default `.full`.
         public var durability: Durability = .full
         /// How long a writer waits for another process's write lock.
         public var busyTimeout: TimeInterval = 5
+        /// Most requests committed in one transaction.
         public var maxBatch = 1024
+        /// The defaults: durable (`synchronous=FULL`), 5 s busy timeout, batches of up to 1,024.
         public init() {}
     }
 
@@ -47,6 +52,7 @@ public final class SQLiteStore: ProfileStore {
         }
     }
 
+    /// Queues the request for the next group commit; returns once it is durable.
     public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
         try await committer.submit(request)
     }
@@ -90,6 +96,7 @@ public final class SQLiteStore: ProfileStore {
         }
     }
 
+    /// Reads from a pool reader, concurrently with writes.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         let key: StatementArguments = [namespace.workspace, namespace.version.rawValue, distinctID]
         return try await pool.read { db -> Profile? in
@@ -106,6 +113,7 @@ public final class SQLiteStore: ProfileStore {
         }
     }
 
+    /// The stored record of a request.
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
         let stored = try await pool.read { db -> (receivedAt: Int64, results: String)? in
             try Row.fetchOne(db, sql: """
@@ -121,6 +129,7 @@ public final class SQLiteStore: ProfileStore {
                              results: try entries.map { try OpResult(json: $0) })
     }
 
+    /// Every registered type of the namespace.
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
         let rows = try await pool.read { db -> [(name: String, type: String)] in
             try Row.fetchAll(db, sql: "SELECT name, type FROM property_types WHERE workspace = ? AND version = ?",
@@ -134,6 +143,7 @@ public final class SQLiteStore: ProfileStore {
         return types
     }
 
+    /// Commits what is queued, then closes the file.
     public func close() async throws {
         await committer.close()
         try pool.close()
