@@ -70,12 +70,8 @@ public final class SQLiteStore: ProfileStore {
                         for request in batch {
                             var transaction = SQLiteTransaction(db: db, cache: cache, request: request)
                             do {
-                                var record: RequestRecord?
-                                try db.inSavepoint {
-                                    record = try RequestApplier.apply(request, in: &transaction)
-                                    return .commit
-                                }
-                                results.append(.success(record!))
+                                let record = try inSavepoint(db) { try RequestApplier.apply(request, in: &transaction) }
+                                results.append(.success(record))
                                 learned.merge(transaction.learned) { old, _ in old }
                             } catch let error as DatabaseError where error.isBusy {
                                 throw error
@@ -93,6 +89,21 @@ public final class SQLiteStore: ProfileStore {
             } catch {
                 return batch.map { _ in .failure(error) }
             }
+        }
+    }
+
+    /// Runs `body` in a savepoint: its effects stay only if it returns.
+    /// (Cached statements: GRDB's `inSavepoint` parses its SQL anew each time.)
+    private static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try SQLiteBinder.run(db.cachedStatement(sql: "SAVEPOINT request"), in: db) { _ in }
+        do {
+            let result = try body()
+            try SQLiteBinder.run(db.cachedStatement(sql: "RELEASE request"), in: db) { _ in }
+            return result
+        } catch {
+            try SQLiteBinder.run(db.cachedStatement(sql: "ROLLBACK TO request"), in: db) { _ in }
+            try SQLiteBinder.run(db.cachedStatement(sql: "RELEASE request"), in: db) { _ in }
+            throw error
         }
     }
 

@@ -27,9 +27,12 @@ struct SQLiteTransaction: StoreTransaction {
     mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType? {
         let key = TypeCache.Key(namespace: namespace, name: name)
         if let known = cache.type(of: name, in: namespace) ?? learned[key] { return known }
-        if let candidate { try execute(Self.registerType, [name, candidate.rawValue, now]) }
-        let stored = try String.fetchOne(db.cachedStatement(sql: Self.selectType),
-                                         arguments: [namespace.workspace, namespace.version.rawValue, name])
+        if let candidate {
+            try run(Self.registerType) { $0.text(name); $0.text(candidate.rawValue); $0.integer(now) }
+        }
+        let stored = try SQLiteBinder.text(db.cachedStatement(sql: Self.selectType), in: db) { bind in
+            bind.text(namespace.workspace); bind.text(namespace.version.rawValue); bind.text(name)
+        }
         guard let stored else { return nil }
         guard let type = PropertyType(rawValue: stored) else { throw StoreError.corrupt("unknown type \(stored)") }
         learned[key] = type
@@ -37,26 +40,23 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func createProfile(_ distinctID: String) throws -> Bool {
-        try execute(Self.insertProfile, [distinctID, now, now])
-        return db.changesCount > 0
+        try run(Self.insertProfile) { $0.text(distinctID); $0.integer(now); $0.integer(now) } > 0
     }
 
     func touchProfile(_ distinctID: String) throws {
-        try execute(Self.touchProfile, [distinctID, now])
+        try run(Self.touchProfile) { $0.text(distinctID); $0.integer(now) }
     }
 
     func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        try execute(Self.insertOnce, [distinctID, name] + StoredValue(value).arguments + [now])
-        return db.changesCount > 0
+        try run(Self.insertOnce) { $0.text(distinctID); $0.text(name); $0.value(value); $0.integer(now) } > 0
     }
 
     func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        try execute(Self.upsertSet, [distinctID, name] + StoredValue(value).arguments + [now])
-        return db.changesCount > 0
+        try run(Self.upsertSet) { $0.text(distinctID); $0.text(name); $0.value(value); $0.integer(now) } > 0
     }
 
     func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
-        try execute(Self.upsertAdd, [distinctID, name] + StoredValue(number).arguments + [now])
+        try run(Self.upsertAdd) { $0.text(distinctID); $0.text(name); $0.value(number); $0.integer(now) }
     }
 
     func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]? {
@@ -69,19 +69,24 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func delete(_ distinctID: String, _ name: String) throws -> Bool {
-        try execute(Self.deleteProperty, [distinctID, name])
-        return db.changesCount > 0
+        try run(Self.deleteProperty) { $0.text(distinctID); $0.text(name) } > 0
     }
 
     func save(_ record: RequestRecord) throws {
-        try execute(Self.insertRequest, [record.id.uuidString.lowercased(), now, JSON.array(record.results.map(\.json)).text])
+        let results = JSON.array(record.results.map(\.json)).text
+        try run(Self.insertRequest) { $0.text(record.id.uuidString.lowercased()); $0.integer(now); $0.text(results) }
     }
 
     /// Runs a cached statement; every statement here takes the namespace as its first two arguments.
-    private func execute(_ sql: String, _ arguments: [any DatabaseValueConvertible]) throws {
-        let all: [any DatabaseValueConvertible] = [namespace.workspace, namespace.version.rawValue] + arguments
-        try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(all))
+    @discardableResult
+    private func run(_ sql: String, _ bind: (inout SQLiteBinder) -> Void) throws -> Int {
+        try SQLiteBinder.run(db.cachedStatement(sql: sql), in: db) { binder in
+            binder.text(namespace.workspace)
+            binder.text(namespace.version.rawValue)
+            bind(&binder)
+        }
     }
+
     static let insertProfile = """
         INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING

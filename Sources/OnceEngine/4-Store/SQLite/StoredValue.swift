@@ -1,34 +1,8 @@
 import GRDB
 
-/// A ``PropertyValue`` as the columns of a `properties` row: the one place
-/// values are converted to and from SQL.
-struct StoredValue {
-    var type: PropertyType
-    var text: String?
-    var number: DatabaseValue
-    var instant: Int64?
-    var list: String?
-
-    init(_ value: PropertyValue) {
-        type = value.type
-        number = .null
-        switch value {
-        case .string(let string): text = string
-        case .integer(let integer): number = integer.databaseValue
-        case .decimal(let double): number = double.databaseValue
-        case .boolean(let bool): number = (bool ? 1 : 0).databaseValue
-        case .date(let date):
-            text = date.text
-            instant = date.instant
-        case .list: list = value.json.text
-        }
-    }
-
-    /// Statement arguments in column order: type, text, number, instant, list.
-    var arguments: [any DatabaseValueConvertible] {
-        [type.rawValue, text.databaseValue, number, instant.databaseValue, list.databaseValue]
-    }
-
+/// Reads a ``PropertyValue`` back from the columns of a `properties` row
+/// (``SQLiteBinder/value(_:)`` writes them).
+enum StoredValue {
     /// Reads columns `type, text, number, instant, list` starting at `offset`.
     static func value(from row: Row, at offset: Int) throws -> PropertyValue {
         guard let type = PropertyType(rawValue: row[offset]) else {

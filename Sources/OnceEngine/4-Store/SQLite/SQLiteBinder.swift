@@ -1,0 +1,109 @@
+import GRDB
+import GRDBSQLite
+
+/// Binds and steps GRDB's cached statements through the SQLite C API.
+///
+/// The write path runs several statements per property on the one writer
+/// thread; GRDB's `StatementArguments` box every argument in an existential,
+/// and that boxing cost more than SQLite's own work. Here a statement is
+/// bound in place, stepped, and reset.
+struct SQLiteBinder {
+    private let handle: OpaquePointer
+    private var index: Int32 = 0
+
+    /// SQLITE_TRANSIENT: SQLite copies the bytes before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private init(_ handle: OpaquePointer) {
+        self.handle = handle
+    }
+
+    mutating func text(_ string: String) {
+        index += 1
+        var string = string
+        string.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+                return
+            }
+            base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                _ = sqlite3_bind_text(handle, index, $0, Int32(bytes.count), Self.transient)
+            }
+        }
+    }
+
+    mutating func text(_ string: String?) {
+        if let string { text(string) } else { null() }
+    }
+
+    mutating func integer(_ value: Int64) {
+        index += 1
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    mutating func real(_ value: Double) {
+        index += 1
+        sqlite3_bind_double(handle, index, value)
+    }
+
+    mutating func null() {
+        index += 1
+        sqlite3_bind_null(handle, index)
+    }
+
+    /// Binds the five value columns: type, text, number, instant, list.
+    mutating func value(_ value: PropertyValue) {
+        text(value.type.rawValue)
+        switch value {
+        case .string(let string):
+            text(string); null(); null(); null()
+        case .integer(let integer):
+            null(); self.integer(integer); null(); null()
+        case .decimal(let double):
+            null(); real(double); null(); null()
+        case .boolean(let bool):
+            null(); integer(bool ? 1 : 0); null(); null()
+        case .date(let date):
+            text(date.text); null(); integer(date.instant); null()
+        case .list:
+            null(); null(); null(); text(value.json.text)
+        }
+    }
+
+    /// Resets `statement`, binds it with `bind`, and steps it to completion.
+    /// Returns the number of rows it changed.
+    @discardableResult
+    static func run(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> Int {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        var binder = SQLiteBinder(handle)
+        bind(&binder)
+        let code = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
+        }
+        return Int(sqlite3_changes(db.sqliteConnection))
+    }
+
+    /// Like ``run(_:in:_:)`` for a query of one text column: the first row's value, or nil.
+    static func text(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> String? {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        var binder = SQLiteBinder(handle)
+        bind(&binder)
+        let code = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        switch code {
+        case SQLITE_ROW:
+            guard let text = sqlite3_column_text(handle, 0) else { return nil }
+            return String(cString: text)
+        case SQLITE_DONE:
+            return nil
+        default:
+            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
+        }
+    }
+}
