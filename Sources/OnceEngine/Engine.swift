@@ -35,6 +35,7 @@ public final class Engine: Sendable {
                                                                ops: zip(element.ops, ops).map { ($0.op, $1) })
                                        })
         let record = try await store.apply(prepared)
+        EngineMetrics.count(record)
         if rules != nil { types.learn(from: record, in: request.namespace) }
         return record
     }

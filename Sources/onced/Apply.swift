@@ -56,10 +56,14 @@ struct StoreOptions: ParsableArguments {
     var synchronous: SQLiteStore.Durability = .full
 
     func openEngine(rules: RuleRuntime?) throws -> Engine {
+        Engine(store: try openSQLite(), rules: rules)
+    }
+
+    func openSQLite() throws -> SQLiteStore {
         var options = SQLiteStore.Options()
         options.durability = synchronous
         do {
-            return try Engine(sqlitePath: db ?? "onced.db", options: options, rules: rules)
+            return try SQLiteStore(path: db ?? "onced.db", options: options)
         } catch {
             throw ValidationError("cannot open \(db ?? "onced.db"): \(error)")
         }

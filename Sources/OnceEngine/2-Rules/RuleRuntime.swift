@@ -63,6 +63,7 @@ public final class RuleRuntime: Sendable {
                     $0.fingerprint = fingerprint
                     $0.reloads += 1
                 }
+                EngineMetrics.ruleReloads.increment()
                 logger.info("rules reloaded", metadata: ["generation": "\(next)", "rules": "\(set.rules.count)"])
                 return .success(next)
             case .failure(let error):
@@ -70,6 +71,7 @@ public final class RuleRuntime: Sendable {
                     $0.lastError = error
                     $0.fingerprint = fingerprint
                 }
+                EngineMetrics.ruleReloadFailures.increment()
                 logger.warning("rules not reloaded; the previous generation stays in force", metadata: ["error": "\(error)"])
                 return .failure(error)
             }

@@ -128,6 +128,8 @@ public final class RuleStats: Sendable {
             $0.failures += 1
             if budget { $0.budgetAborts += 1 }
         }
+        EngineMetrics.ruleFailures.increment()
+        if budget { EngineMetrics.ruleBudgetAborts.increment() }
     }
 
     /// Hook calls that failed (errors, bad returns, budgets), and of those, budget aborts.

@@ -55,6 +55,15 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2: api keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_keys (
+                    key_hash TEXT NOT NULL PRIMARY KEY,
+                    workspace TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

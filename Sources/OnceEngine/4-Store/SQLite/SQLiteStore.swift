@@ -47,7 +47,8 @@ public final class SQLiteStore: ProfileStore {
         try SQLiteSchema.migrator.migrate(pool)
         self.pool = pool
         let cache = self.cache
-        committer = GroupCommit(label: "onced.sqlite.commit", maxBatch: options.maxBatch) { batch in
+        committer = GroupCommit(label: "onced.sqlite.commit", maxBatch: options.maxBatch,
+                                onBatch: { EngineMetrics.commitBatchSize.record($0) }) { batch in
             SQLiteStore.commit(batch, pool: pool, cache: cache)
         }
     }
@@ -158,6 +159,23 @@ public final class SQLiteStore: ProfileStore {
     public func close() async throws {
         await committer.close()
         try pool.close()
+    }
+}
+
+extension SQLiteStore: KeyStore {
+    /// Stores a key hash (written at once, outside the group commit: keys are rare).
+    public func addKey(hash: String, workspace: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO api_keys (key_hash, workspace, created_at) VALUES (?, ?, ?)",
+                           arguments: [hash, workspace, Date().epochMilliseconds])
+        }
+    }
+
+    /// Looks a key hash up.
+    public func workspace(forKeyHash hash: String) async throws -> String? {
+        try await pool.read { db -> String? in
+            try String.fetchOne(db, sql: "SELECT workspace FROM api_keys WHERE key_hash = ?", arguments: [hash])
+        }
     }
 }
 

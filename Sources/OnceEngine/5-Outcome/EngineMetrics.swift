@@ -1,0 +1,18 @@
+import Metrics
+
+/// What the engine reports through swift-metrics. The library only emits;
+/// whoever embeds it picks the backend (the daemon bootstraps Prometheus).
+enum EngineMetrics {
+    static let outcomes: [Outcome: Counter] = Dictionary(uniqueKeysWithValues: Outcome.allCases.map {
+        ($0, Counter(label: "onced_outcomes_total", dimensions: [("outcome", $0.rawValue)]))
+    })
+    static let ruleFailures = Counter(label: "onced_rule_failures_total")
+    static let ruleBudgetAborts = Counter(label: "onced_rule_budget_aborts_total")
+    static let ruleReloads = Counter(label: "onced_rule_reloads_total", dimensions: [("result", "ok")])
+    static let ruleReloadFailures = Counter(label: "onced_rule_reloads_total", dimensions: [("result", "failed")])
+    static let commitBatchSize = Recorder(label: "onced_commit_batch_size")
+
+    static func count(_ record: RequestRecord) {
+        for result in record.propertyResults { outcomes[result.outcome]?.increment() }
+    }
+}

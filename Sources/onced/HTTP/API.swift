@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import OnceEngine
+import Prometheus
+
+/// The routes of SPEC §3: decode the path and body, authorize, call the engine, shape the reply.
+struct API: Sendable {
+    let engine: Engine
+    let keys: KeyRing
+    let maxBodyBytes: Int
+    let registry: PrometheusCollectorRegistry
+    static let maxBatch = 1000
+
+    /// The path segment of each single-op endpoint.
+    static let paths: [Op: String] = [
+        .setOnce: "set-once", .set: "set", .add: "numerical-add", .append: "list-append", .remove: "list-remove", .unset: "unset",
+    ]
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(APIErrorMiddleware())
+        router.middlewares.add(MetricsMiddleware())
+        router.middlewares.add(LogRequestsMiddleware(.debug))
+        for (op, path) in Self.paths {
+            router.post("/v1/:wsid/:version/profiles/properties/\(path)") { request, context in
+                try await write(op, request, context)
+            }
+        }
+        router.post("/v1/:wsid/:version/profiles/properties/batch") { request, context in try await batch(request, context) }
+        router.get("/v1/:wsid/:version/profiles/:distinct_id") { request, context in try await profile(request, context) }
+        router.get("/v1/:wsid/:version/requests/:request_id") { request, context in try await record(request, context) }
+        router.get("/v1/:wsid/:version/properties") { request, context in try await properties(request, context) }
+        router.get("/health") { _, _ in health() }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        return router
+    }
+
+    // MARK: - Writes
+
+    private func write(_ op: Op, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        let element = try RequestDecoder.element(body: try await body(request), op: op)
+        let record = try await engine.submit(WriteRequest(namespace: namespace, elements: [element]))
+        return .json(.object(JSONObject([.init("request_id", .string(record.id.uuidString.lowercased()))])), status: .accepted)
+    }
+
+    /// Each element is checked on its own: a bad op key is reported in its
+    /// `batch` entry and skipped, the rest are applied as one atomic request.
+    private func batch(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        guard case .array(let items)? = try await body(request).objectValue?["batch"] else {
+            throw APIError.badRequest("the body must be {\"batch\": [...]}")
+        }
+        guard items.count <= Self.maxBatch else { throw APIError.badRequest("a batch holds at most \(Self.maxBatch) elements") }
+        var elements: [Element] = []
+        var entries: [JSON] = []
+        for item in items {
+            let (element, entry) = Self.batchElement(item)
+            if let element { elements.append(element) }
+            entries.append(entry)
+        }
+        let record = try await engine.submit(WriteRequest(namespace: namespace, elements: elements))
+        return .json(.object(JSONObject([
+            .init("request_id", .string(record.id.uuidString.lowercased())),
+            .init("batch", .array(entries)),
+        ])), status: .accepted)
+    }
+
+    /// One batch element: what to apply of it, and its `batch` entry.
+    static func batchElement(_ item: JSON) -> (Element?, JSON) {
+        func failed(_ message: String) -> (Element?, JSON) {
+            (nil, .object(JSONObject([.init("error", .string(message))])))
+        }
+        guard let object = item.objectValue else { return failed("each batch element must be an object") }
+        let distinctID: String
+        do {
+            distinctID = try RequestDecoder.distinctID(in: object)
+        } catch {
+            return failed(error.message)
+        }
+        guard let action = object["action"]?.objectValue, !action.members.isEmpty else {
+            return failed("action must be an object holding one or more op keys")
+        }
+        var ops: [OpInput] = []
+        var entry: [JSONObject.Member] = []
+        for member in action.members {
+            guard let op = Op(bodyKey: member.key) else {
+                entry.append(.init(member.key, .string("unknown op key")))
+                continue
+            }
+            do {
+                ops.append(try RequestDecoder.opInput(op, member.value))
+                entry.append(.init(member.key, .string("ok")))
+            } catch {
+                entry.append(.init(member.key, .string(error.message)))
+            }
+        }
+        return (ops.isEmpty ? nil : Element(distinctID: distinctID, ops: ops), .object(JSONObject(entry)))
+    }
+
+    // MARK: - Reads
+
+    private func profile(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        let id = context.parameters.get("distinct_id") ?? ""
+        guard let profile = try await engine.profile(id, in: namespace) else { throw APIError.notFound("no such profile") }
+        return .json(.object(JSONObject([
+            .init("distinct_id", .string(profile.distinctID)),
+            .init("properties", .object(JSONObject(profile.properties.map { .init($0.name, $0.value.json) }))),
+            .init("created_at", .string(Self.timestamp(profile.createdAt))),
+            .init("updated_at", .string(Self.timestamp(profile.updatedAt))),
+        ])))
+    }
+
+    private func record(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        guard let id = context.parameters.get("request_id").flatMap(UUID.init(uuidString:)),
+              let record = try await engine.record(id, in: namespace) else { throw APIError.notFound("no such request") }
+        return .json(record.json)
+    }
+
+    private func properties(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        let types = try await engine.registeredTypes(in: namespace).sorted { $0.key < $1.key }
+        return .json(.object(JSONObject([.init("properties", .object(JSONObject(types.map { .init($0.key, .string($0.value.rawValue)) })))])))
+    }
+
+    private func health() -> Response {
+        var rules: [JSONObject.Member] = [.init("enabled", .bool(engine.rules != nil))]
+        if let runtime = engine.rules {
+            rules.append(.init("generation", .integer(Int64(runtime.generation))))
+            rules.append(.init("count", .integer(Int64(runtime.current.rules.count))))
+            rules.append(.init("errors", .array((runtime.lastError?.errors ?? []).map { error in
+                .object(JSONObject([.init("file", .string(error.file)), .init("line", .integer(Int64(error.line))),
+                                    .init("message", .string(error.message))]))
+            })))
+        }
+        return .json(.object(JSONObject([.init("status", .string("ok")), .init("rules", .object(JSONObject(rules)))])))
+    }
+
+    // MARK: - Shared steps
+
+    /// The namespace of the path, once the bearer key is known to belong to its workspace.
+    /// Any failure is the same plain 401.
+    private func authorize(_ request: Request, _ context: BasicRequestContext) async throws -> Namespace {
+        let workspace = context.parameters.get("wsid") ?? ""
+        guard let header = request.headers[.authorization], header.count > 7,
+              header.prefix(7).lowercased() == "bearer " else { throw APIError.unauthorized }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, try await keys.authorizes(token, for: workspace) else { throw APIError.unauthorized }
+        do {
+            return try RequestDecoder.namespace(workspace: workspace, version: context.parameters.get("version") ?? "")
+        } catch {
+            throw APIError.badRequest(error.message)
+        }
+    }
+
+    /// The body as JSON, refused past the size limit (413) or when malformed (400).
+    private func body(_ request: Request) async throws -> JSON {
+        var request = request
+        let buffer = try await request.collectBody(upTo: maxBodyBytes)
+        return try JSONParser.parse(buffer.readableBytesView)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        ISODate.utcText(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}

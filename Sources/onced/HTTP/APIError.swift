@@ -1,0 +1,66 @@
+import Hummingbird
+import OnceEngine
+
+/// An error as the API shows it: `{"error": {"code", "message"}}` with a status (SPEC §3).
+struct APIError: HTTPResponseError {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+    /// Extra fields beside code and message (a rule rejection names its rule and reason).
+    var details: [JSONObject.Member] = []
+
+    static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, code: "bad_request", message: message) }
+    static let unauthorized = APIError(status: .unauthorized, code: "unauthorized", message: "missing or invalid API key")
+    static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not_found", message: message) }
+
+    static func rejected(_ rejection: RuleRejection) -> APIError {
+        APIError(status: .badRequest, code: "rejected_by_rule", message: rejection.description,
+                 details: [.init("rule", .string(rejection.rule)), .init("reason", .string(rejection.reason))])
+    }
+
+    /// The API's form of any error a handler throws.
+    static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let error as DecodeError: return .badRequest(error.message)
+        case let error as JSONSyntaxError: return .badRequest("malformed JSON: \(error)")
+        case let error as RuleRejection: return .rejected(error)
+        case let error as HTTPError where error.status == .contentTooLarge:
+            return APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than the limit")
+        case let error as HTTPError:
+            return APIError(status: error.status, code: error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
+                            message: error.body ?? error.status.reasonPhrase)
+        case StoreError.closed: return APIError(status: .serviceUnavailable, code: "unavailable", message: "shutting down")
+        default: return APIError(status: .internalServerError, code: "internal", message: "the request was not applied")
+        }
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = JSON.object(JSONObject([.init("error", .object(JSONObject(
+            [.init("code", .string(code)), .init("message", .string(message))] + details)))]))
+        return .json(body, status: status)
+    }
+}
+
+/// Turns every thrown error — the handlers', and Hummingbird's own 404 and 413 — into the API's error body.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let apiError = APIError.from(error)
+            if apiError.status == .internalServerError {
+                context.logger.warning("request failed", metadata: ["error": "\(error)"])
+            }
+            return try apiError.response(from: request, context: context)
+        }
+    }
+}
+
+extension Response {
+    /// A JSON response.
+    static func json(_ body: JSON, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: body.text)))
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import OnceEngine
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API daemon (SPEC §3).")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var rules: RulesDirectoryOption
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0: any free port).")
+    var port = 8080
+
+    @Option(name: .customLong("api-key"), help: "A development key, WSID:KEY (repeatable). Persistent keys: `onced keys create`.")
+    var apiKeys: [String] = []
+
+    @Option(help: "Largest accepted request body, in bytes.")
+    var maxBodyBytes = 1024 * 1024
+
+    @Option(help: "Seconds before an idle or stalled connection is closed.")
+    var idleTimeout = 30
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        _ = try developmentKeys()
+    }
+
+    func developmentKeys() throws -> [(workspace: String, key: String)] {
+        try apiKeys.map { pair in
+            guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex, pair.index(after: colon) != pair.endIndex else {
+                throw ValidationError("--api-key takes WSID:KEY")
+            }
+            return (String(pair[..<colon]), String(pair[pair.index(after: colon)...]))
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "onced")
+        logger.logLevel = logLevel
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let runtime = try rules.runtime()
+        let sqlite = try store.openSQLite()
+        let engine = Engine(store: sqlite, rules: runtime)
+        let api = API(engine: engine, keys: KeyRing(store: sqlite, developmentKeys: try developmentKeys()),
+                      maxBodyBytes: maxBodyBytes, registry: registry)
+        let example = try developmentKeys().first
+        let app = Application(
+            router: api.router(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(idleTimeout)))),
+            configuration: .init(address: .hostname(host, port: port), serverName: "onced"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? port
+                Serve.announce(host: host, port: port, example: example)
+            },
+            logger: logger
+        )
+        var services: [any Service] = [app]
+        if let runtime { services.append(RuleWatcher(runtime: runtime)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try await engine.close()  // every acknowledged write is committed before this returns
+        logger.info("onced stopped")
+    }
+
+    /// The ready line (tests wait for it) and a curl for the seed page's example.
+    static func announce(host: String, port: Int, example: (workspace: String, key: String)?) {
+        let workspace = example?.workspace ?? "FY12345678"
+        let key = example?.key ?? "<key from: onced keys create \(workspace)>"
+        // Straight to the file descriptor: stdio would hold it back when stdout is a pipe.
+        FileHandle.standardOutput.write(Data("""
+            onced listening on http://\(host):\(port)
+            try: curl -X POST http://\(host):\(port)/v1/\(workspace)/live/profiles/properties/set-once \\
+              -H "Authorization: Bearer \(key)" -H "Content-Type: application/json" \\
+              -d '{"$once": {"plan": "pro", "signup_date": "2020-10-01"}, "distinct_id": "XXXXXXXX"}'
+
+            """.utf8))
+    }
+}
+
+/// Reloads the rules when their files change and on SIGHUP, until shutdown.
+struct RuleWatcher: Service {
+    let runtime: RuleRuntime
+
+    func run() async throws {
+        let watcher = runtime.watch()
+        defer { watcher.cancel() }
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            runtime.reload()
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
