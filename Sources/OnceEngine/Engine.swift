@@ -66,6 +66,12 @@ public final class Engine: Sendable {
         try await store.registeredTypes(in: namespace)
     }
 
+    /// Creates the engine's metrics in the `MetricsSystem` bootstrapped now, so they
+    /// are listed (at zero) before they first change. Call once, after bootstrapping.
+    public static func registerMetrics() {
+        EngineMetrics.register()
+    }
+
     /// Finishes writes in flight and closes the store.
     public func close() async throws {
         try await store.close()

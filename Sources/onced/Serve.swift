@@ -53,6 +53,7 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = logLevel
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        Engine.registerMetrics()
 
         let runtime = try rules.runtime()
         let sqlite = try store.openSQLite()

@@ -12,6 +12,11 @@ enum EngineMetrics {
     static let ruleReloadFailures = Counter(label: "onced_rule_reloads_total", dimensions: [("result", "failed")])
     static let commitBatchSize = Recorder(label: "onced_commit_batch_size")
 
+    /// Creates every metric now, so a scrape lists them all (at zero) before they first move.
+    static func register() {
+        _ = (outcomes, ruleFailures, ruleBudgetAborts, ruleReloads, ruleReloadFailures, commitBatchSize)
+    }
+
     static func count(_ record: RequestRecord) {
         for result in record.propertyResults { outcomes[result.outcome]?.increment() }
     }

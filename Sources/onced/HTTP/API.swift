@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import OnceEngine
 import Prometheus
 
@@ -161,7 +162,12 @@ struct API: Sendable {
     /// The body as JSON, refused past the size limit (413) or when malformed (400).
     private func body(_ request: Request) async throws -> JSON {
         var request = request
-        let buffer = try await request.collectBody(upTo: maxBodyBytes)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(maxBodyBytes) bytes")
+        }
         return try JSONParser.parse(buffer.readableBytesView)
     }
 

@@ -25,8 +25,6 @@ struct APIError: HTTPResponseError {
         case let error as DecodeError: return .badRequest(error.message)
         case let error as JSONSyntaxError: return .badRequest("malformed JSON: \(error)")
         case let error as RuleRejection: return .rejected(error)
-        case let error as HTTPError where error.status == .contentTooLarge:
-            return APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than the limit")
         case let error as HTTPError:
             return APIError(status: error.status, code: error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
                             message: error.body ?? error.status.reasonPhrase)

@@ -1,0 +1,41 @@
+import Foundation
+import OnceEngine
+import Synchronization
+import Testing
+
+/// SIGTERM drains in-flight requests: no acknowledged write is lost.
+@Suite struct ShutdownTests {
+    final class Acknowledged: Sendable {
+        let ids = Mutex<[String]>([])
+    }
+
+    @Test func noAcknowledgedWriteIsLostOnSIGTERM() async throws {
+        let directory = TemporaryDirectory()
+        let daemon = try Daemon(directory: directory)
+        let acknowledged = Acknowledged()
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for client in 0..<16 {
+                    group.addTask {
+                        for index in 0..<100_000 {
+                            let id = "c\(client)-\(index)"
+                            guard let reply = try? await daemon.post("/v1/\(Daemon.workspace)/live/profiles/properties/set-once",
+                                                                     #"{"$once": {"n": \#(index)}, "distinct_id": "\#(id)"}"#) else { return }
+                            if reply.status == 202 { acknowledged.ids.withLock { $0.append(id) } } else { return }
+                        }
+                    }
+                }
+            }
+        }
+        while acknowledged.ids.withLock({ $0.count }) < 300 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(daemon.terminate() == 0)
+        await load.value
+        let ids = acknowledged.ids.withLock { $0 }
+        let store = try SQLiteStore(path: directory.path("onced.db"))
+        let namespace = Namespace(workspace: Daemon.workspace, version: .live)
+        var missing = 0
+        for id in ids where try await store.profile(id, in: namespace) == nil { missing += 1 }
+        #expect(missing == 0, "\(missing) of \(ids.count) acknowledged writes are missing")
+        try await store.close()
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import OnceEngine
+
+/// A real `onced serve` on a free loopback port.
+final class Daemon: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let directory: TemporaryDirectory
+    private let output = Pipe()
+
+    static let workspace = "FY12345678"
+    static let key = "dev-key-FY12345678"
+    static let otherWorkspace = "FY00000002"
+    static let otherKey = "dev-key-FY00000002"
+
+    /// Starts the daemon on `db` (a fresh file by default) and waits until it listens.
+    init(arguments: [String] = [], directory: TemporaryDirectory = TemporaryDirectory(), db: String? = nil) throws {
+        self.directory = directory
+        signal(SIGPIPE, SIG_IGN)
+        process.executableURL = OncedBinary.url
+        process.arguments = ["serve", "--port", "0", "--db", db ?? directory.path("onced.db"),
+                             "--api-key", "\(Self.workspace):\(Self.key)", "--api-key", "\(Self.otherWorkspace):\(Self.otherKey)"] + arguments
+        process.currentDirectoryURL = directory.url
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = Data()
+        let marker = "onced listening on http://127.0.0.1:"
+        while true {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw DecodeError("onced serve exited before listening") }
+            seen.append(chunk)
+            let text = String(decoding: seen, as: UTF8.self)
+            if let range = text.range(of: marker) {
+                let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits), text[range.upperBound...].dropFirst(digits.count).first == "\n" {
+                    self.port = port
+                    break
+                }
+            }
+        }
+    }
+
+    struct Reply {
+        var status: Int
+        var body: String
+        var json: JSONObject? { try? JSONParser.parse(body).objectValue }
+        var errorCode: String? { json?["error"]?.objectValue?["code"]?.stringValue }
+    }
+
+    /// One HTTP request; `key` nil sends no Authorization header.
+    func request(_ method: String, _ path: String, body: String? = nil, key: String? = Daemon.key,
+                 headers: [String: String] = [:]) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Reply(status: (response as! HTTPURLResponse).statusCode, body: String(decoding: data, as: UTF8.self))
+    }
+
+    func post(_ path: String, _ body: String, key: String? = Daemon.key) async throws -> Reply {
+        try await request("POST", path, body: body, key: key)
+    }
+
+    func get(_ path: String, key: String? = Daemon.key) async throws -> Reply {
+        try await request("GET", path, key: key)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    func terminate() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
