@@ -1,4 +1,5 @@
 # The two commands a new machine needs: `make run` and `make test`.
+# `make bench` runs the benchmarks (it installs wrk and redis-server itself).
 # Both install the Debian packages the build needs when they are missing.
 
 APT_PACKAGES := liblua5.4-dev libsqlite3-dev pkg-config sqlite3
@@ -17,8 +18,9 @@ deps:
 build: deps
 	swift build -c release --product onced
 
+# Serves ./onced.db with the shipped ./rules on 127.0.0.1:8080 and prints a curl to try.
 run: build
-	.build/release/onced apply --db $(DB) < examples/sample.jsonl
+	.build/release/onced serve --db $(DB) --api-key FY12345678:dev-key
 
 test: deps
 	swift build --build-tests

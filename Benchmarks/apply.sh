@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# onced apply --db on 200,000 set-once lines (5 properties each, new profiles,
+# shipped rules on) beside a C program writing the same property rows into the
+# same schema with INSERT ... ON CONFLICT DO NOTHING in 10,000-row transactions
+# (the floor of durable storage here); then apply --dry-run. One run.
+set -euo pipefail
+cd "$(dirname "$0")"
+lines=${LINES_COUNT:-200000}
+(cd .. && swift build -c release --product onced >/dev/null)
+mkdir -p out
+cc -O2 -o out/sqlite_floor c/sqlite_floor.c -lsqlite3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 gen_lines.py "$lines" > "$work/lines.jsonl"
+
+../.build/release/onced apply --db "$work/apply.db" --rules ../rules < "$work/lines.jsonl" > /dev/null 2> "$work/apply.txt"
+apply_seconds=$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' "$work/apply.txt")
+apply_rss=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$work/apply.txt")
+
+echo "" | ../.build/release/onced apply --db "$work/floor.db" > /dev/null 2>&1   # onced's schema, empty
+floor_rows=$(out/sqlite_floor "$work/floor.db" "$lines")
+
+../.build/release/onced apply --dry-run --rules ../rules < "$work/lines.jsonl" > /dev/null 2> "$work/dry.txt"
+dry_seconds=$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' "$work/dry.txt")
+dry_rss=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$work/dry.txt")
+
+awk -v n="$lines" -v s="$apply_seconds" -v f="$floor_rows" -v r="$apply_rss" -v d="$dry_seconds" -v dr="$dry_rss" 'BEGIN {
+    w = n * 5 / s
+    printf "apply --db : %.0f property writes/s (%d lines in %.2f s), peak RSS %d MiB\n", w, n, s, r / 1024
+    printf "C floor    : %.0f rows/s\n", f
+    printf "ratio      : %.2fx the floor\n", w / f
+    printf "dry-run    : %.0f properties/s, peak RSS %d MiB\n", n * 5 / d, dr / 1024
+}'
