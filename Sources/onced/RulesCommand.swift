@@ -45,11 +45,16 @@ func loadRules(_ directory: String, limits: RuleLimits) throws -> RuleSet {
     do {
         return try RuleSet(directory: directory, limits: limits)
     } catch {
-        for problem in error.errors {
-            let path = problem.file == directory ? directory : (directory as NSString).appendingPathComponent(problem.file)
-            printError(problem.line > 0 ? "\(path):\(problem.line): \(problem.message)" : "\(path): \(problem.message)")
-        }
+        printRuleErrors(error, in: directory)
         throw ExitCode.failure
+    }
+}
+
+/// Each error as `DIR/file:line: message` on stderr.
+func printRuleErrors(_ error: RuleSetError, in directory: String) {
+    for problem in error.errors {
+        let path = problem.file == directory ? directory : (directory as NSString).appendingPathComponent(problem.file)
+        printError(problem.line > 0 ? "\(path):\(problem.line): \(problem.message)" : "\(path): \(problem.message)")
     }
 }
 
@@ -88,10 +93,7 @@ struct RulesDirectoryOption: ParsableArguments {
         do {
             return try RuleRuntime(directory: directory, limits: limits.limits)
         } catch {
-            for problem in error.errors {
-                let path = problem.file == directory ? directory : (directory as NSString).appendingPathComponent(problem.file)
-                printError(problem.line > 0 ? "\(path):\(problem.line): \(problem.message)" : "\(path): \(problem.message)")
-            }
+            printRuleErrors(error, in: directory)
             throw ExitCode.failure
         }
     }

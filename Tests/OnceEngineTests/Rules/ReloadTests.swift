@@ -59,28 +59,41 @@ final class LoadState: Sendable {
             return clock.now - start
         }
 
-        #expect(try await waitFor("v1") < .seconds(2))
+        /// Polls `condition` for up to 10 s; returns how long it took to hold.
+        func waitUntil(_ condition: () -> Bool) async throws -> Duration {
+            let clock = ContinuousClock()
+            let start = clock.now
+            while !condition(), clock.now - start < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return clock.now - start
+        }
+
+        #expect(try await waitFor("v1") < .seconds(10))
         try rules.write("10-tag.lua", Self.tagRule("v2"))
-        #expect(try await waitFor("v2") < .seconds(2))
+        // The reload latency proper: from the write to the new generation in force.
+        #expect(try await waitUntil { rules.runtime.generation == 2 } < .seconds(2))
+        #expect(try await waitFor("v2") < .seconds(10))
         #expect(rules.runtime.generation == 2)
 
         try rules.write("10-tag.lua", "return {\n  property = function(name, value) return 'v3' end,\n  oops =\n}")
-        try await Task.sleep(for: .milliseconds(500))
+        _ = try await waitUntil { rules.runtime.lastError != nil }
         #expect(rules.runtime.generation == 2)
         let error = try #require(rules.runtime.lastError?.errors.first)
         #expect(error.file == "10-tag.lua")
         #expect(error.line == 4)
         shared.seen.withLock { $0 = [] }
-        #expect(try await waitFor("v2") < .seconds(2))
+        #expect(try await waitFor("v2") < .seconds(10))
 
         // A rule whose own tests fail is not installed either.
         try rules.write("10-tag.lua", propertyRule("return 'v4'", "tests = { { input = { p = 'x' }, expect = { p = 'v3' } } },"))
-        try await Task.sleep(for: .milliseconds(500))
+        _ = try await waitUntil { rules.runtime.lastError?.description.contains("rule test failed") == true }
         #expect(rules.runtime.generation == 2)
         #expect(rules.runtime.lastError?.description.contains("rule test failed") == true)
 
         try rules.write("10-tag.lua", Self.tagRule("v5"))
-        #expect(try await waitFor("v5") < .seconds(2))
+        #expect(try await waitUntil { rules.runtime.generation == 3 } < .seconds(2))
+        #expect(try await waitFor("v5") < .seconds(10))
         #expect(rules.runtime.lastError == nil)
 
         shared.stop.store(true, ordering: .relaxed)

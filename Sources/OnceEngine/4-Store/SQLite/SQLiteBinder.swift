@@ -74,6 +74,20 @@ struct SQLiteBinder {
     /// Returns the number of rows it changed.
     @discardableResult
     static func run(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> Int {
+        try step(statement, in: db, bind) { _, _ in Int(sqlite3_changes(db.sqliteConnection)) }
+    }
+
+    /// Like ``run(_:in:_:)`` for a query of one text column: the first row's value, or nil.
+    static func text(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> String? {
+        try step(statement, in: db, bind) { handle, hasRow in
+            hasRow ? sqlite3_column_text(handle, 0).map { String(cString: $0) } : nil
+        }
+    }
+
+    /// Binds, steps once, reads the outcome with `read` (given the statement and whether
+    /// a row is current), and resets the statement whatever happens.
+    private static func step<T>(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void,
+                                read: (OpaquePointer, Bool) -> T) throws -> T {
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         var binder = SQLiteBinder(handle)
@@ -84,26 +98,6 @@ struct SQLiteBinder {
             let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
         }
-        return Int(sqlite3_changes(db.sqliteConnection))
-    }
-
-    /// Like ``run(_:in:_:)`` for a query of one text column: the first row's value, or nil.
-    static func text(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> String? {
-        let handle = statement.sqliteStatement
-        sqlite3_reset(handle)
-        var binder = SQLiteBinder(handle)
-        bind(&binder)
-        let code = sqlite3_step(handle)
-        defer { sqlite3_reset(handle) }
-        switch code {
-        case SQLITE_ROW:
-            guard let text = sqlite3_column_text(handle, 0) else { return nil }
-            return String(cString: text)
-        case SQLITE_DONE:
-            return nil
-        default:
-            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
-        }
+        return read(handle, code == SQLITE_ROW)
     }
 }
