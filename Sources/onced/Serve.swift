@@ -71,10 +71,14 @@ struct Serve: AsyncParsableCommand {
             },
             logger: logger
         )
-        var services: [any Service] = [app]
-        if let runtime { services.append(RuleWatcher(runtime: runtime)) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        let group = ServiceGroup(configuration: .init(services: [app, RuleWatcher(runtime: runtime)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await engine.close()
+            throw error
+        }
         try await engine.close()  // every acknowledged write is committed before this returns
         logger.info("onced stopped")
     }
@@ -95,14 +99,15 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// Reloads the rules when their files change and on SIGHUP, until shutdown.
+/// Without rules it still traps SIGHUP, which would otherwise end the process.
 struct RuleWatcher: Service {
-    let runtime: RuleRuntime
+    let runtime: RuleRuntime?
 
     func run() async throws {
-        let watcher = runtime.watch()
-        defer { watcher.cancel() }
+        let watcher = runtime?.watch()
+        defer { watcher?.cancel() }
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            runtime.reload()
+            runtime?.reload()
         }
     }
 }

@@ -38,4 +38,13 @@ import Testing
         #expect(missing == 0, "\(missing) of \(ids.count) acknowledged writes are missing")
         try await store.close()
     }
+
+    /// SIGHUP asks for a reload; it must never stop the daemon, with or without rules.
+    @Test func sighupDoesNotStopTheDaemon() async throws {
+        let daemon = try Daemon()
+        kill(daemon.process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(daemon.process.isRunning)
+        #expect(try await daemon.get("/health", key: nil).status == 200)
+    }
 }
