@@ -28,13 +28,12 @@ static inline const char *clua_tolstring(lua_State *L, int index, size_t *len) {
     return lua_tolstring(L, index, len);
 }
 static inline void clua_pop(lua_State *L, int n) { lua_settop(L, -(n) - 1); }
-static inline void clua_newtable(lua_State *L) { lua_createtable(L, 0, 0); }
 static inline int clua_registryindex(void) { return LUA_REGISTRYINDEX; }
 static inline lua_Integer clua_tointegerx(lua_State *L, int index, int *isnum) { return lua_tointegerx(L, index, isnum); }
 static inline lua_Number clua_tonumberx(lua_State *L, int index, int *isnum) { return lua_tonumberx(L, index, isnum); }
 static inline int clua_isinteger(lua_State *L, int index) { return lua_isinteger(L, index); }
 static inline int clua_gc_collect(lua_State *L) { return lua_gc(L, LUA_GCCOLLECT, 0); }
-static inline int clua_upvalueindex(int i) { return lua_upvalueindex(i); }
+
 
 // MARK: - Budgets: memory per state, instructions per call
 

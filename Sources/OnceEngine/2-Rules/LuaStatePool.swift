@@ -30,6 +30,4 @@ final class LuaStatePool: @unchecked Sendable {
         }
         return try body(state)
     }
-
-    var idleCount: Int { lock.withLock { idle.count } }
 }

@@ -22,7 +22,6 @@ public final class RuleRuntime: Sendable {
         var current: RuleSet
         var lastError: RuleSetError?
         var fingerprint: [String]
-        var reloads = 0
     }
 
     private let state: Mutex<State>
@@ -43,8 +42,6 @@ public final class RuleRuntime: Sendable {
     public var generation: Int { current.generation }
     /// Why the last reload failed, if it did (cleared by the next good one).
     public var lastError: RuleSetError? { state.withLock { $0.lastError } }
-    /// Successful reloads since start.
-    public var reloadCount: Int { state.withLock { $0.reloads } }
 
     /// Compiles and tests the directory; installs it as the next generation if it is sound.
     @discardableResult
@@ -61,7 +58,6 @@ public final class RuleRuntime: Sendable {
                     $0.current = set
                     $0.lastError = nil
                     $0.fingerprint = fingerprint
-                    $0.reloads += 1
                 }
                 EngineMetrics.ruleReloads.increment()
                 logger.info("rules reloaded", metadata: ["generation": "\(next)", "rules": "\(set.rules.count)"])

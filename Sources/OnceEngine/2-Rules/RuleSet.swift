@@ -57,7 +57,7 @@ public struct RuleSetError: Error, Sendable, CustomStringConvertible {
 /// One generation of rules: their declarations and the states that run them.
 /// A request is processed wholly by the generation it started with.
 public final class RuleSet: Sendable {
-    /// Counts reloads from 1; 0 is the empty set.
+    /// 1 for the first load, one more for each successful reload.
     public let generation: Int
     /// In lexical order of their files.
     public let rules: [Rule]
@@ -102,11 +102,6 @@ public final class RuleSet: Sendable {
             for source in sources { _ = try state.load(file: source.file, source: source.source) }
             return state
         }
-    }
-
-    /// An empty set: no rules, nothing to run.
-    public static func empty() -> RuleSet {
-        try! RuleSet(sources: [], generation: 0)
     }
 
     /// Loads the `*.lua` files of `directory`.
