@@ -144,11 +144,19 @@ struct ApplyPipeline {
     }
 }
 
-/// The process's peak resident set size.
+/// The process's peak resident set size, in KiB.
+///
+/// Read from /proc (VmHWM) rather than getrusage: Linux carries `ru_maxrss` across
+/// exec, so a child of a big process would report its parent's peak.
 private func peakMemoryKiB() -> Int {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+        return kib
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_maxrss  // KiB on Linux
+    return usage.ru_maxrss
 }
 
 private func errorLine(_ line: Int, _ message: String, code: String = "bad_request", extra: [JSONObject.Member] = []) -> String {

@@ -27,10 +27,14 @@ enum OncedBinary {
     }
 
     /// Runs `onced` to completion with `input` on stdin.
-    static func run(_ arguments: [String], input: Data = Data(), directory: URL? = nil) throws -> Run {
+    static func run(_ arguments: [String], input: Data = Data(), directory: URL? = nil,
+                    environment: [String: String] = [:]) throws -> Run {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         // A directory of its own, so ./rules and ./onced.db are never the repository's.
         process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
