@@ -88,14 +88,6 @@ static inline lua_State *clua_newstate(clua_budget *budget) {
     return L;
 }
 
-/// Arms the budget for one call: a fresh instruction count, allocations capped.
-static inline void clua_begin_call(lua_State *L) {
-    clua_budget *budget = clua_budget_of(L);
-    budget->tripped = 0;
-    budget->enforcing = 1;
-    lua_sethook(L, clua_budget_hook, LUA_MASKCOUNT, budget->instruction_budget);
-}
-
 /// One budgeted protected call: arms the budget, calls, disarms. Sets *tripped
 /// when the instruction budget ran out. Returns lua_pcall's status.
 static inline int clua_budgeted_pcall(lua_State *L, int nargs, int nresults, int *tripped) {
@@ -108,14 +100,6 @@ static inline int clua_budgeted_pcall(lua_State *L, int nargs, int nresults, int
     lua_sethook(L, NULL, 0, 0);
     *tripped = budget->tripped;
     return status;
-}
-
-/// Disarms the budget after a call. Returns whether the instruction budget tripped.
-static inline int clua_end_call(lua_State *L) {
-    clua_budget *budget = clua_budget_of(L);
-    budget->enforcing = 0;
-    lua_sethook(L, NULL, 0, 0);
-    return budget->tripped;
 }
 
 // MARK: - Trampolines: Lua -> C -> Swift callback -> C (which may raise)

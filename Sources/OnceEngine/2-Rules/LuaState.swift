@@ -94,12 +94,8 @@ final class LuaState {
         try loadChunk(source, name: "@" + file, file: file)
         lua_rawgeti(L, clua_registryindex(), lua_Integer(envRef))
         _ = lua_setupvalue(L, -2, 1)  // the chunk's _ENV
-        clua_begin_call(L)
-        let status = clua_pcall(L, 0, 1, 0)
-        let tripped = clua_end_call(L) != 0
-        guard status == LUA_OK else {
-            throw RuleLoadError(file: file, luaMessage: tripped ? "instruction budget exceeded while loading" : popError())
-        }
+        // A file's top-level code runs under the same budgets as its hooks.
+        if let failure = call(arguments: 0) { throw RuleLoadError(file: file, luaMessage: failure) }
         guard lua_type(L, -1) == LUA_TTABLE else {
             throw RuleLoadError(file: file, message: "a rule file must return a table, not \(typeName(-1))")
         }
