@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OnceEngine
+import OncePostgres
 import Synchronization
 
 struct Apply: AsyncParsableCommand {
@@ -29,14 +30,14 @@ struct Apply: AsyncParsableCommand {
     var maxLineBytes = 1024 * 1024
 
     func validate() throws {
-        if dryRun && store.db != nil { throw ValidationError("--dry-run writes nothing: it takes no --db") }
+        if dryRun && store.isGiven { throw ValidationError("--dry-run writes nothing: it takes no --db or --postgres") }
         guard window > 0 else { throw ValidationError("--window must be positive") }
         guard maxLineBytes > 0 else { throw ValidationError("--max-line-bytes must be positive") }
     }
 
     func run() async throws {
         let rules = try rules.runtime()
-        let engine = dryRun ? Engine(store: MemoryStore(), rules: rules) : try store.openEngine(rules: rules)
+        let engine = Engine(store: dryRun ? MemoryStore() : try await store.open(), rules: rules)
         let pipeline = ApplyPipeline(engine: engine, dryRun: dryRun, window: window, strict: strict, maxLineBytes: maxLineBytes)
         let summary = await pipeline.run()
         try await engine.close()
@@ -47,21 +48,43 @@ struct Apply: AsyncParsableCommand {
     }
 }
 
-/// Where `apply` (and later `serve`) keep their data.
+/// Where `serve`, `apply` and `keys` keep their data: a SQLite file, or PostgreSQL.
 struct StoreOptions: ParsableArguments {
     @Option(help: "SQLite database file (default: ./onced.db).")
     var db: String?
 
     @Option(help: "SQLite durability: full (fsync every commit) or normal.")
-    var synchronous: SQLiteStore.Durability = .full
+    var synchronous: SQLiteStore.Durability?
 
-    func openEngine(rules: RuleRuntime?) throws -> Engine {
-        Engine(store: try openSQLite(), rules: rules)
+    @Option(help: ArgumentHelp(
+        "PostgreSQL URL, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require], instead of SQLite.",
+        discussion: "Or set ONCED_POSTGRES_URL, which keeps a password out of the process list."))
+    var postgres: String?
+
+    private var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["ONCED_POSTGRES_URL"] }
+
+    /// Whether a store was named at all (`apply --dry-run` takes none).
+    var isGiven: Bool { db != nil || postgresURL != nil }
+
+    func validate() throws {
+        guard let url = postgresURL else { return }
+        if db != nil { throw ValidationError("--db and --postgres name two stores: give one") }
+        if synchronous != nil { throw ValidationError("--synchronous is a SQLite setting") }
+        do { _ = try PostgresURL(url) } catch { throw ValidationError(error.description) }
     }
 
-    func openSQLite() throws -> SQLiteStore {
+    /// The store named, migrated and ready; SQLite at ./onced.db when none is.
+    func open() async throws -> any ProfileStore & KeyStore {
+        if let url = postgresURL {
+            let parsed = try PostgresURL(url)
+            do {
+                return try await PostgresStore.open(parsed)
+            } catch {
+                throw ValidationError("cannot open \(parsed): \(error)")
+            }
+        }
         var options = SQLiteStore.Options()
-        options.durability = synchronous
+        options.durability = synchronous ?? .full
         do {
             return try SQLiteStore(path: db ?? "onced.db", options: options)
         } catch {

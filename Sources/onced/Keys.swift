@@ -19,10 +19,10 @@ struct Keys: AsyncParsableCommand {
             } catch {
                 throw ValidationError(error.message)
             }
-            let sqlite = try store.openSQLite()
+            let keys = try await store.open()
             let key = APIKey.generate()
-            try await sqlite.addKey(hash: APIKey.hash(key), workspace: workspace)
-            try await sqlite.close()
+            try await keys.addKey(hash: APIKey.hash(key), workspace: workspace)
+            try await keys.close()
             print(key)
         }
     }

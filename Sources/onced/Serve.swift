@@ -56,9 +56,9 @@ struct Serve: AsyncParsableCommand {
         Engine.registerMetrics()
 
         let runtime = try rules.runtime()
-        let sqlite = try store.openSQLite()
-        let engine = Engine(store: sqlite, rules: runtime)
-        let api = API(engine: engine, keys: KeyRing(store: sqlite, developmentKeys: try developmentKeys()),
+        let store = try await store.open()
+        let engine = Engine(store: store, rules: runtime)
+        let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()),
                       maxBodyBytes: maxBodyBytes, registry: registry)
         let example = try developmentKeys().first
         let app = Application(

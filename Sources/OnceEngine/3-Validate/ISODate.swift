@@ -22,7 +22,7 @@ public struct ISODate: Sendable, Hashable {
         self.instant = instant
     }
 
-    init(text: String, instant: Int64) {
+    package init(text: String, instant: Int64) {
         self.text = text
         self.instant = instant
     }

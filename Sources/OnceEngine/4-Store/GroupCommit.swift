@@ -9,9 +9,9 @@ import Synchronization
 /// submitter with its own result, and repeats while more arrived during the
 /// commit. A lone submitter commits at once; under load batches grow by
 /// themselves, bounded by `maxBatch`.
-final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
+package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     /// Commits a batch; returns one result per job, in order. Runs on the drain queue only.
-    typealias Commit = @Sendable ([Job]) -> [Result<Output, any Error>]
+    package typealias Commit = @Sendable ([Job]) -> [Result<Output, any Error>]
 
     private struct Waiter {
         var job: Job
@@ -33,14 +33,14 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     /// Called after each batch with its size, for metrics.
     private let onBatch: @Sendable (Int) -> Void
 
-    init(label: String, maxBatch: Int = 1024, onBatch: @escaping @Sendable (Int) -> Void = { _ in }, commit: @escaping Commit) {
+    package init(label: String, maxBatch: Int = 1024, onBatch: @escaping @Sendable (Int) -> Void = { _ in }, commit: @escaping Commit) {
         self.queue = DispatchQueue(label: label, qos: .userInitiated)
         self.maxBatch = maxBatch
         self.commit = commit
         self.onBatch = onBatch
     }
 
-    func submit(_ job: Job) async throws -> Output {
+    package func submit(_ job: Job) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let startDrain: Bool? = state.withLock { state in
                 if state.closed { return nil }
@@ -64,7 +64,7 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     var acceptedCount: Int { state.withLock { $0.accepted } }
 
     /// Refuses new jobs and returns once every queued job has been committed.
-    func close() async {
+    package func close() async {
         await withCheckedContinuation { continuation in
             let idle = state.withLock { state in
                 state.closed = true

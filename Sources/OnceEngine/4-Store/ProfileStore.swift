@@ -53,12 +53,16 @@ public protocol ProfileStore: Sendable {
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     case closed
     case corrupt(String)
+    /// The store's server cannot be reached now; nothing of the request was
+    /// acknowledged. Worth retrying later.
+    case unavailable(String)
 
     /// A one-line explanation.
     public var description: String {
         switch self {
         case .closed: "the store is closed"
         case .corrupt(let detail): "unexpected data in the store: \(detail)"
+        case .unavailable(let detail): "the store is unavailable: \(detail)"
         }
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 /// The primitive steps a store offers inside one request's transaction, for
 /// one namespace at one instant. Each is a single atomic, conditional step
 /// in the store: the op semantics built on them (``RequestApplier``) are the
-/// same for every store.
-protocol StoreTransaction {
+/// same for every store. (`package`: the PostgreSQL store lives in its own module.)
+package protocol StoreTransaction {
     /// The namespace's type for `name`, registering `candidate` if it has none.
     /// Nil only when there is none and `candidate` is nil.
     mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType?
@@ -17,16 +17,25 @@ protocol StoreTransaction {
     mutating func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool
     /// Adds `number` to the stored number (an unset one starts from 0).
     mutating func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws
-    /// The stored list, or nil when the property is unset.
-    mutating func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]?
+    /// Appends (`.append`) or removes (`.remove`) list elements as SPEC §2 says,
+    /// in one conditional step: a store that can race other writers must not
+    /// read the list in Swift and write it back.
+    mutating func editList(_ op: Op, _ distinctID: String, _ name: String, _ elements: [PropertyValue]) throws -> ListEditResult
     /// Deletes the property; whether there was one.
     mutating func delete(_ distinctID: String, _ name: String) throws -> Bool
     mutating func save(_ record: RequestRecord) throws
 }
 
+/// What a list edit did to the stored list.
+package enum ListEditResult: Sendable {
+    case edited, unchanged
+    /// Appending would pass ``Validator/maxListCount``: nothing was written.
+    case tooLong
+}
+
 /// The op semantics of SPEC §2, over any store's ``StoreTransaction``.
-enum RequestApplier {
-    static func apply<Transaction: StoreTransaction>(_ request: PreparedRequest, in transaction: inout Transaction) throws -> RequestRecord {
+package enum RequestApplier {
+    package static func apply<Transaction: StoreTransaction>(_ request: PreparedRequest, in transaction: inout Transaction) throws -> RequestRecord {
         var results: [OpResult] = []
         for element in request.elements {
             results.append(contentsOf: try apply(element, in: &transaction))
@@ -85,16 +94,11 @@ enum RequestApplier {
             let registered = try transaction.registeredType(name, registering: op == .append ? .list : nil)
             guard let registered else { return outcome(.unchanged) }
             guard registered == .list else { return mismatch(registered, .list) }
-            let current = try transaction.list(id, name)
-            let edited = op == .append
-                ? ListEdit.appending(elements, to: current ?? [])
-                : current.flatMap { ListEdit.removing(elements, from: $0) }
-            guard let edited else { return outcome(.unchanged) }
-            if edited.count > Validator.maxListCount {
-                return outcome(.ignoredInvalid, "lists hold at most \(Validator.maxListCount) elements")
+            switch try transaction.editList(op, id, name, elements) {
+            case .edited: return outcome(.set)
+            case .unchanged: return outcome(.unchanged)
+            case .tooLong: return outcome(.ignoredInvalid, "lists hold at most \(Validator.maxListCount) elements")
             }
-            _ = try transaction.upsert(id, name, .list(edited))
-            return outcome(.set)
 
         case (.unset, .delete):
             return outcome(try transaction.delete(id, name) ? .unset : .unchanged)

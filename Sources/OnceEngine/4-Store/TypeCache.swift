@@ -6,19 +6,26 @@ import Synchronization
 /// stale, even with other processes writing the same store: the cache only
 /// saves the lookup. Entries are added only after the transaction that read or
 /// registered them has committed.
-final class TypeCache: Sendable {
-    struct Key: Hashable, Sendable {
-        var namespace: Namespace
-        var name: String
+package final class TypeCache: Sendable {
+    package struct Key: Hashable, Sendable {
+        package var namespace: Namespace
+        package var name: String
+
+        package init(namespace: Namespace, name: String) {
+            self.namespace = namespace
+            self.name = name
+        }
     }
 
     private let types = Mutex<[Key: PropertyType]>([:])
 
-    func type(of name: String, in namespace: Namespace) -> PropertyType? {
+    package init() {}
+
+    package func type(of name: String, in namespace: Namespace) -> PropertyType? {
         types.withLock { $0[Key(namespace: namespace, name: name)] }
     }
 
-    func remember(_ learned: [Key: PropertyType]) {
+    package func remember(_ learned: [Key: PropertyType]) {
         guard !learned.isEmpty else { return }
         types.withLock { $0.merge(learned) { old, _ in old } }
     }

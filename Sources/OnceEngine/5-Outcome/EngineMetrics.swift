@@ -2,7 +2,7 @@ import Metrics
 
 /// What the engine reports through swift-metrics. The library only emits;
 /// whoever embeds it picks the backend (the daemon bootstraps Prometheus).
-enum EngineMetrics {
+package enum EngineMetrics {
     static let outcomes: [Outcome: Counter] = Dictionary(uniqueKeysWithValues: Outcome.allCases.map {
         ($0, Counter(label: "onced_outcomes_total", dimensions: [("outcome", $0.rawValue)]))
     })
@@ -10,7 +10,7 @@ enum EngineMetrics {
     static let ruleBudgetAborts = Counter(label: "onced_rule_budget_aborts_total")
     static let ruleReloads = Counter(label: "onced_rule_reloads_total", dimensions: [("result", "ok")])
     static let ruleReloadFailures = Counter(label: "onced_rule_reloads_total", dimensions: [("result", "failed")])
-    static let commitBatchSize = Recorder(label: "onced_commit_batch_size")
+    package static let commitBatchSize = Recorder(label: "onced_commit_batch_size")
 
     /// Creates every metric now, so a scrape lists them all (at zero) before they first move.
     static func register() {

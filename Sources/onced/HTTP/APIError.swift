@@ -8,6 +8,8 @@ struct APIError: HTTPResponseError {
     var message: String
     /// Extra fields beside code and message (a rule rejection names its rule and reason).
     var details: [JSONObject.Member] = []
+    /// Seconds for a `Retry-After` header (503s).
+    var retryAfter: Int?
 
     static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, code: "bad_request", message: message) }
     static let unauthorized = APIError(status: .unauthorized, code: "unauthorized", message: "missing or invalid API key")
@@ -28,7 +30,10 @@ struct APIError: HTTPResponseError {
         case let error as HTTPError:
             return APIError(status: error.status, code: error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
                             message: error.body ?? error.status.reasonPhrase)
-        case StoreError.closed: return APIError(status: .serviceUnavailable, code: "unavailable", message: "shutting down")
+        case StoreError.closed: return APIError(status: .serviceUnavailable, code: "unavailable", message: "shutting down", retryAfter: 1)
+        case StoreError.unavailable:
+            return APIError(status: .serviceUnavailable, code: "unavailable",
+                            message: "the database is unreachable; the request was not applied", retryAfter: 1)
         default: return APIError(status: .internalServerError, code: "internal", message: "the request was not applied")
         }
     }
@@ -36,7 +41,9 @@ struct APIError: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = JSON.object(JSONObject([.init("error", .object(JSONObject(
             [.init("code", .string(code)), .init("message", .string(message))] + details)))]))
-        return .json(body, status: status)
+        var response = Response.json(body, status: status)
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
     }
 }
 
@@ -47,7 +54,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = APIError.from(error)
-            if apiError.status == .internalServerError {
+            if apiError.status == .internalServerError || apiError.status == .serviceUnavailable {
                 context.logger.warning("request failed", metadata: ["error": "\(error)"])
             }
             return try apiError.response(from: request, context: context)

@@ -70,13 +70,14 @@ import Testing
         #expect(run.stderr.contains("0 lines"))
     }
 
-    @Test func strictStopsAtTheFirstError() async throws {
-        let directory = TemporaryDirectory()
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func strictStopsAtTheFirstError(store: TestDataSet.Kind) async throws {
+        let dataSet = try await TestDataSet.fresh(store)
         let input = [applyLine("a", #""$once": {"k": 1}"#), "oops", applyLine("b", #""$once": {"k": 1}"#)].joined(separator: "\n")
-        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db"), "--strict"], input: Data(input.utf8))
+        let run = try OncedBinary.run(["apply", "--strict"] + dataSet.arguments, input: Data(input.utf8))
         #expect(run.status != 0)
         #expect(run.lines.count == 2)
-        let engine = try Engine(sqlitePath: directory.path("o.db"))
+        let engine = Engine(store: try await dataSet.open())
         let namespace = Namespace(workspace: "FY12345678", version: .live)
         #expect(try await engine.profile("a", in: namespace) != nil)
         #expect(try await engine.profile("b", in: namespace) == nil)
@@ -89,13 +90,31 @@ import Testing
         #expect(run.stderr.contains("cannot open"))
     }
 
+    /// Bad `--postgres` URLs and unreachable servers fail fast with one clear line, whatever the command.
+    @Test(arguments: [
+        (["apply", "--postgres", "mysql://u@h/db"], "expected postgres://"),
+        (["apply", "--postgres", "postgres://h/db"], "names no user"),
+        (["apply", "--postgres", "postgres://u@h/"], "names no database"),
+        (["apply", "--postgres", "postgres://u@h/db?sslmode=maybe"], "sslmode is"),
+        (["apply", "--postgres", "postgres://u@h/db", "--db", "x.db"], "name two stores"),
+        (["serve", "--postgres", "postgres://u@h/db", "--synchronous", "normal"], "SQLite setting"),
+        (["keys", "create", "FY12345678", "--postgres", "postgres://u@127.0.0.1:1/db?sslmode=disable"], "cannot open postgres://u@127.0.0.1:1/db"),
+    ])
+    func badPostgresURLs(arguments: [String], expected: String) throws {
+        let run = try OncedBinary.run(arguments)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains(expected), "\(run.stderr)")
+        #expect(!run.stderr.contains("Fatal error"))
+    }
+
     /// What `apply --db X` wrote, the library reads back from X.
-    @Test func libraryReadsWhatApplyWrote() async throws {
-        let directory = TemporaryDirectory()
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func libraryReadsWhatApplyWrote(store: TestDataSet.Kind) async throws {
+        let dataSet = try await TestDataSet.fresh(store)
         let input = applyLine("XXXXXXXX", #""$once": {"plan": "pro", "signup": "2020-10-01", "ltv": 20.34}"#)
-        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db")], input: Data(input.utf8))
+        let run = try OncedBinary.run(["apply"] + dataSet.arguments, input: Data(input.utf8))
         #expect(run.status == 0)
-        let engine = try Engine(sqlitePath: directory.path("o.db"))
+        let engine = Engine(store: try await dataSet.open())
         let namespace = Namespace(workspace: "FY12345678", version: .live)
         let profile = try #require(try await engine.profile("XXXXXXXX", in: namespace))
         #expect(profile["plan"] == .string("pro"))

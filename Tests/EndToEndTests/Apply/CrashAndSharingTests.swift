@@ -7,9 +7,10 @@ import Testing
 
     /// A child acknowledges writes and is killed with SIGKILL while more are in
     /// flight; on reopen, every acknowledged write is there.
-    @Test func acknowledgedWritesSurviveSIGKILL() async throws {
-        let directory = TemporaryDirectory()
-        let child = try OncedProcess(["apply", "--db", directory.path("o.db")])
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func acknowledgedWritesSurviveSIGKILL(store: TestDataSet.Kind) async throws {
+        let dataSet = try await TestDataSet.fresh(store)
+        let child = try OncedProcess(["apply"] + dataSet.arguments)
         let feeder = Thread {
             for index in 0..<100_000 {
                 guard (try? child.write(applyLine("u\(index)", #""$once": {"a": \#(index), "b": "x\#(index)", "c": true}"#))) != nil else { return }
@@ -29,7 +30,7 @@ import Testing
         child.kill()
         #expect(acknowledged.count == 500)
 
-        let engine = try Engine(sqlitePath: directory.path("o.db"))
+        let engine = Engine(store: try await dataSet.open())
         for (line, requestID) in acknowledged {
             let index = line - 1
             let profile = try await engine.profile("u\(index)", in: Self.namespace)
@@ -42,12 +43,12 @@ import Testing
     }
 
     /// Two `onced apply` processes set-once the same properties of the same
-    /// profiles in one SQLite file: exactly one `set` per property overall,
+    /// profiles in one data set: exactly one `set` per property overall,
     /// and the stored value is the winner's.
-    @Test func twoProcessesOnOneFile() async throws {
-        let directory = TemporaryDirectory()
-        let path = directory.path("o.db")
-        try await Engine(sqlitePath: path).close()  // create the schema once, before the race
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func twoProcessesOnOneDataSet(store: TestDataSet.Kind) async throws {
+        let dataSet = try await TestDataSet.fresh(store)
+        try await dataSet.open().close()  // create the schema once, before the race
         @Sendable func input(_ process: Int) -> Data {
             var lines = ""
             for round in 0..<5 {
@@ -57,7 +58,7 @@ import Testing
             }
             return Data(lines.utf8)
         }
-        let runs = [0, 1].map { process in ThreadBox { try! OncedBinary.run(["apply", "--db", path], input: input(process)) } }
+        let runs = [0, 1].map { process in ThreadBox { try! OncedBinary.run(["apply"] + dataSet.arguments, input: input(process)) } }
         var winners: [String: Int] = [:]  // "profile/property" -> winning process
         for (process, run) in runs.map(\.value).enumerated() {
             #expect(run.status == 0, "\(run.stderr)")
@@ -77,7 +78,7 @@ import Testing
             }
         }
         #expect(winners.count == 100 * 6)
-        let engine = try Engine(sqlitePath: path)
+        let engine = Engine(store: try await dataSet.open())
         for profile in 0..<100 {
             let stored = try #require(try await engine.profile("p\(profile)", in: Self.namespace))
             for name in ["winner"] + (0..<5).map({ "round\($0)" }) {

@@ -6,8 +6,9 @@ import Testing
 @Suite(.serialized) struct HTTPAPITests {
     static let base = "/v1/\(Daemon.workspace)/live"
 
-    @Test func theSeedPagesExactRequest() async throws {
-        let daemon = try Daemon()
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func theSeedPagesExactRequest(store: TestDataSet.Kind) async throws {
+        let daemon = try await Daemon.start(store)
         let reply = try await daemon.post("\(Self.base)/profiles/properties/set-once", #"""
             {
             "$once": {
@@ -66,8 +67,9 @@ import Testing
         #expect(types.json?["properties"]?.objectValue?["property_8"] == .string("list"))
     }
 
-    @Test func everyWriteEndpoint() async throws {
-        let daemon = try Daemon()
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func everyWriteEndpoint(store: TestDataSet.Kind) async throws {
+        let daemon = try await Daemon.start(store)
         let path = "\(Self.base)/profiles/properties"
         #expect(try await daemon.post("\(path)/set-once", #"{"$once": {"plan": "free"}, "distinct_id": "u"}"#).status == 202)
         #expect(try await daemon.post("\(path)/set-once", #"{"$once": {"plan": "pro"}, "distinct_id": "u"}"#).status == 202)
@@ -85,8 +87,9 @@ import Testing
         #expect(profile["tags"] == .array([.string("b")]))
     }
 
-    @Test func batchWithMixedActions() async throws {
-        let daemon = try Daemon()
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func batchWithMixedActions(store: TestDataSet.Kind) async throws {
+        let daemon = try await Daemon.start(store)
         let reply = try await daemon.post("\(Self.base)/profiles/properties/batch", #"""
             {"batch": [
               {"distinct_id": "a", "action": {"$set": {"plan": "pro"}, "$once": {"first": "x"}}},
@@ -115,8 +118,9 @@ import Testing
         #expect(results.count == 4)  // a: $once, $set; b: $append; a: $unset
     }
 
-    @Test func errorCodes() async throws {
-        let daemon = try Daemon(arguments: ["--max-body-bytes", "2000"])
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func errorCodes(store: TestDataSet.Kind) async throws {
+        let daemon = try await Daemon.start(store, arguments: ["--max-body-bytes", "2000"])
         let setOnce = "\(Self.base)/profiles/properties/set-once"
         let valid = #"{"$once": {"a": 1}, "distinct_id": "u"}"#
         let cases: [(String, Daemon.Reply, Int, String)] = [
@@ -148,14 +152,15 @@ import Testing
         #expect(try await daemon.get("\(Self.base)/profiles/u").status == 404)
 
         let tooMany = "{\"batch\": [" + Array(repeating: #"{"distinct_id": "u", "action": {"$set": {"a": 1}}}"#, count: 1001).joined(separator: ",") + "]}"
-        let big = try Daemon()
+        let big = try await Daemon.start(store)
         let reply = try await big.post("\(Self.base)/profiles/properties/batch", tooMany)
         #expect(reply.status == 400)
         #expect(reply.body.contains("at most 1000"))
     }
 
-    @Test func isolationBetweenWorkspacesAndVersions() async throws {
-        let daemon = try Daemon()
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func isolationBetweenWorkspacesAndVersions(store: TestDataSet.Kind) async throws {
+        let daemon = try await Daemon.start(store)
         #expect(try await daemon.post("\(Self.base)/profiles/properties/set", #"{"$set": {"n": 1}, "distinct_id": "u"}"#).status == 202)
         #expect(try await daemon.get("/v1/\(Daemon.workspace)/test/profiles/u").status == 404)
         #expect(try await daemon.get("/v1/\(Daemon.workspace)/test/properties").json?["properties"] == .object(JSONObject()))
@@ -167,14 +172,15 @@ import Testing
         #expect(try await daemon.get("\(Self.base)/properties").json?["properties"]?.objectValue?["n"] == .string("number"))
     }
 
-    @Test func ruleRejectionsAndHealth() async throws {
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func ruleRejectionsAndHealth(store: TestDataSet.Kind) async throws {
         let directory = TemporaryDirectory()
         let rules = directory.path("rules")
         try FileManager.default.createDirectory(atPath: rules, withIntermediateDirectories: true)
         try """
             return { name = "no spam", request = function(req) if req.properties.spam then return once.reject("spam is not welcome") end end }
             """.write(toFile: rules + "/10-gate.lua", atomically: true, encoding: .utf8)
-        let daemon = try Daemon(arguments: ["--rules", rules], directory: directory)
+        let daemon = try await Daemon.start(store, arguments: ["--rules", rules], directory: directory)
         let reply = try await daemon.post("\(Self.base)/profiles/properties/set", #"{"$set": {"spam": true}, "distinct_id": "s"}"#)
         #expect(reply.status == 400)
         #expect(reply.errorCode == "rejected_by_rule")
@@ -202,22 +208,24 @@ import Testing
         }
     }
 
-    @Test func persistentKeys() async throws {
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func persistentKeys(store: TestDataSet.Kind) async throws {
         let directory = TemporaryDirectory()
-        let create = try OncedBinary.run(["keys", "create", Daemon.workspace, "--db", directory.path("onced.db")])
+        let dataSet = try await TestDataSet.fresh(store, in: directory)
+        let create = try OncedBinary.run(["keys", "create", Daemon.workspace] + dataSet.arguments)
         #expect(create.status == 0)
         let key = create.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(key.hasPrefix("onced_"))
-        let stored = try await {
-            let store = try SQLiteStore(path: directory.path("onced.db"))
-            defer { Task { try await store.close() } }
-            return try await store.workspace(forKeyHash: APIKey.hash(key))
-        }()
-        #expect(stored == Daemon.workspace)
-        let dump = try String(contentsOfFile: directory.path("onced.db"), encoding: .isoLatin1)
-        #expect(!dump.contains(key), "the key itself must never be stored")
+        let keys = try await dataSet.open()
+        #expect(try await keys.workspace(forKeyHash: APIKey.hash(key)) == Daemon.workspace)
+        #expect(try await keys.workspace(forKeyHash: key) == nil, "the key itself must never be stored")
+        try await keys.close()
+        if store == .sqlite {
+            let dump = try String(contentsOfFile: dataSet.sqlitePath, encoding: .isoLatin1)
+            #expect(!dump.contains(key), "the key itself must never be stored")
+        }
 
-        let daemon = try Daemon(directory: directory)
+        let daemon = try Daemon(directory: directory, store: dataSet.arguments)
         #expect(try await daemon.post("\(Self.base)/profiles/properties/set", #"{"$set": {"a": 1}, "distinct_id": "k"}"#, key: key).status == 202)
         #expect(try await daemon.get("/v1/\(Daemon.otherWorkspace)/live/profiles/k", key: key).status == 401)
     }

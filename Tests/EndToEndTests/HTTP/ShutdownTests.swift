@@ -9,9 +9,10 @@ import Testing
         let ids = Mutex<[String]>([])
     }
 
-    @Test func noAcknowledgedWriteIsLostOnSIGTERM() async throws {
-        let directory = TemporaryDirectory()
-        let daemon = try Daemon(directory: directory)
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func noAcknowledgedWriteIsLostOnSIGTERM(store: TestDataSet.Kind) async throws {
+        let dataSet = try await TestDataSet.fresh(store)
+        let daemon = try Daemon(directory: dataSet.directory, store: dataSet.arguments)
         let acknowledged = Acknowledged()
         let load = Task {
             await withTaskGroup(of: Void.self) { group in
@@ -31,12 +32,12 @@ import Testing
         #expect(daemon.terminate() == 0)
         await load.value
         let ids = acknowledged.ids.withLock { $0 }
-        let store = try SQLiteStore(path: directory.path("onced.db"))
+        let reopened = try await dataSet.open()
         let namespace = Namespace(workspace: Daemon.workspace, version: .live)
         var missing = 0
-        for id in ids where try await store.profile(id, in: namespace) == nil { missing += 1 }
+        for id in ids where try await reopened.profile(id, in: namespace) == nil { missing += 1 }
         #expect(missing == 0, "\(missing) of \(ids.count) acknowledged writes are missing")
-        try await store.close()
+        try await reopened.close()
     }
 
     /// SIGHUP asks for a reload; it must never stop the daemon, with or without rules.

@@ -16,12 +16,19 @@ final class Daemon: @unchecked Sendable {
     static let otherWorkspace = "FY00000002"
     static let otherKey = "dev-key-FY00000002"
 
-    /// Starts the daemon on `db` (a fresh file by default) and waits until it listens.
-    init(arguments: [String] = [], directory: TemporaryDirectory = TemporaryDirectory(), db: String? = nil) throws {
+    /// Starts the daemon on a fresh data set of `kind` and waits until it listens.
+    static func start(_ kind: TestDataSet.Kind, arguments: [String] = [],
+                      directory: TemporaryDirectory = TemporaryDirectory()) async throws -> Daemon {
+        let dataSet = try await TestDataSet.fresh(kind, in: directory)
+        return try Daemon(arguments: arguments, directory: directory, store: dataSet.arguments)
+    }
+
+    /// Starts the daemon on `store` (store options; a fresh SQLite file by default) and waits until it listens.
+    init(arguments: [String] = [], directory: TemporaryDirectory = TemporaryDirectory(), store: [String]? = nil) throws {
         self.directory = directory
         signal(SIGPIPE, SIG_IGN)
         process.executableURL = OncedBinary.url
-        process.arguments = ["serve", "--port", "0", "--db", db ?? directory.path("onced.db"),
+        process.arguments = ["serve", "--port", "0"] + (store ?? ["--db", directory.path("onced.db")]) + [
                              "--api-key", "\(Self.workspace):\(Self.key)", "--api-key", "\(Self.otherWorkspace):\(Self.otherKey)"] + arguments
         process.currentDirectoryURL = directory.url
         process.standardOutput = output

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import OncePostgres
 import Testing
 @testable import OnceEngine
 
@@ -8,7 +9,7 @@ import Testing
     /// and the stored value is the winner's.
     @Test(arguments: StoreKind.allCases)
     func exactlyOneWinnerPerProperty(store: StoreKind) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         let names = (0..<100).map { "p\($0)" }
         let records = try await withThrowingTaskGroup(of: (Int, RequestRecord).self) { group in
             for submitter in 0..<64 {
@@ -34,21 +35,14 @@ import Testing
 
     /// A request that fails in the store leaves nothing behind, and the requests
     /// committed in the same batch are unaffected.
-    @Test func aFailingRequestIsRolledBackAlone() async throws {
-        let directory = TemporaryDirectory()
-        let path = directory.path("onced.db")
+    @Test(arguments: StoreKind.shared)
+    func aFailingRequestIsRolledBackAlone(store: StoreKind) async throws {
+        let dataSet = try await TestDataSet.fresh(store == .sqlite ? .sqlite : .postgres)
         // Create the schema, then make the store refuse one property name.
-        try await Engine(sqlitePath: path).close()
-        let queue = try DatabaseQueue(path: path)
-        try await queue.write { db in
-            try db.execute(sql: """
-                CREATE TRIGGER refuse_boom BEFORE INSERT ON properties WHEN NEW.name = 'boom'
-                BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END
-                """)
-        }
-        try queue.close()
+        try await dataSet.open().close()
+        try await Self.refuseProperty("boom", in: dataSet)
 
-        let engine = try Engine(sqlitePath: path)
+        let engine = Engine(store: try await dataSet.open())
         let namespace = TestEngine.namespace
         func request(_ id: String, _ properties: String) throws -> WriteRequest {
             let element = try RequestDecoder.element(distinctID: id, opsIn: JSONParser.parse(#"{"$once": {\#(properties)}}"#).objectValue!)
@@ -79,12 +73,36 @@ import Testing
         try await engine.close()
     }
 
-    /// Two engines (as two processes would) on one file: still one winner each.
-    @Test func twoStoresOnOneFile() async throws {
-        let directory = TemporaryDirectory()
-        let path = directory.path("onced.db")
-        let first = try Engine(sqlitePath: path)
-        let second = try Engine(sqlitePath: path)
+    /// A trigger that makes the store itself fail any write of property `name`.
+    static func refuseProperty(_ name: String, in dataSet: TestDataSet) async throws {
+        switch dataSet.kind {
+        case .sqlite:
+            let queue = try DatabaseQueue(path: dataSet.sqlitePath)
+            try await queue.write { db in
+                try db.execute(sql: """
+                    CREATE TRIGGER refuse BEFORE INSERT ON properties WHEN NEW.name = '\(name)'
+                    BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END
+                    """)
+            }
+            try queue.close()
+        case .postgres:
+            let url = try PostgresURL(dataSet.postgresURL!)
+            try await TestPostgres.execute("""
+                CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.name = '\(name)' THEN RAISE EXCEPTION 'refused by test trigger'; END IF; RETURN NEW; END $$
+                """, on: url)
+            try await TestPostgres.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON properties FOR EACH ROW EXECUTE FUNCTION refuse()", on: url)
+        }
+    }
+
+    /// Two engines (as two processes would) on one data set: still one winner each.
+    @Test(arguments: StoreKind.shared)
+    func twoStoresOnOneDataSet(store: StoreKind) async throws {
+        let dataSet = try await TestDataSet.fresh(store == .sqlite ? .sqlite : .postgres)
+        try await dataSet.open().close()  // create the schema once, before the race
+        let first = Engine(store: try await dataSet.open())
+        let second = Engine(store: try await dataSet.open())
         let namespace = TestEngine.namespace
         let records = try await withThrowingTaskGroup(of: RequestRecord.self) { group in
             for index in 0..<40 {

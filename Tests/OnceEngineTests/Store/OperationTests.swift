@@ -52,7 +52,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases, cases)
     func operation(store: StoreKind, _ testCase: Case) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         for body in testCase.before { try await engine.submit(body) }
         let record = try await engine.submit(testCase.request)
         let last = try #require(record.propertyResults.last)
@@ -68,7 +68,7 @@ import Testing
     /// The exact payload of the seed API page.
     @Test(arguments: StoreKind.allCases)
     func seedPayload(store: StoreKind) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         let body = #"""
             {"$once": {"property_1": "some text", "property_2": 123, "property_3": 45.67, "property_4": true,
              "property_5": false, "property_6": "2020-10-01T18:30:00.000Z", "property_7": "2021-12-01",
@@ -100,7 +100,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func typeIsFixedByTheFirstValidValuePerNamespace(store: StoreKind) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         try await engine.submit(#"{"$once": {"age": null}}"#, distinctID: "a")
         try await engine.submit(#"{"$once": {"age": "old"}}"#, distinctID: "b")
         let outcomes = try await engine.outcomes(#"{"$once": {"age": 30}}"#, distinctID: "c")
@@ -118,7 +118,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func profilesAreCreatedByWritesButNotByUnset(store: StoreKind) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         try await engine.submit(#"{"$unset": ["a"]}"#, distinctID: "ghost")
         #expect(try await engine.profile("ghost") == nil)
         try await engine.submit(#"{"$once": {"a": null}}"#, distinctID: "empty")
@@ -138,7 +138,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func requestRecordsAreStoredPerNamespace(store: StoreKind) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         let record = try await engine.submit(#"{"$once": {"a": 1, "b": null}, "$unset": ["c"]}"#)
         let stored = try #require(try await engine.engine.record(record.id, in: TestEngine.namespace))
         #expect(stored.results == record.results)
@@ -151,7 +151,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func listsCapAtAThousandElements(store: StoreKind) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         let first = (0..<1000).map(String.init).joined(separator: ",")
         #expect(try await engine.outcomes(#"{"$append": {"l": [\#(first)]}}"#)["l"] == .set)
         #expect(try await engine.outcomes(#"{"$append": {"l": [1000]}}"#)["l"] == .ignoredInvalid)
@@ -163,7 +163,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func numbersKeepTheirWrittenFormThroughTheStore(store: StoreKind) async throws {
-        let engine = try TestEngine(store)
+        let engine = try await TestEngine(store)
         try await engine.submit(#"{"$set": {"i": 23000, "d": 20.34, "whole": 100.0, "big": 9223372036854775807, "neg": -0.5}}"#)
         let profile = try #require(try await engine.profile())
         #expect(profile["i"] == .integer(23000))

@@ -4,19 +4,33 @@ import Foundation
 
 /// The stores the store-level suite runs against.
 enum StoreKind: String, CaseIterable, Sendable {
-    case sqlite, memory
+    case sqlite, postgres, memory
+
+    /// The stores that persist, and that several engines (processes) can share.
+    static let shared: [StoreKind] = [.sqlite, .postgres]
 }
 
-/// A real engine on a real SQLite file in a temporary directory (or on a ``MemoryStore``).
+/// A real engine on a fresh data set: a SQLite file in a temporary directory,
+/// a new PostgreSQL database, or a ``MemoryStore``.
 struct TestEngine: Sendable {
     static let namespace = Namespace(workspace: "FY12345678", version: .live)
     let directory = TemporaryDirectory()
     let engine: Engine
+    /// The PostgreSQL database, for a second engine on the same data.
+    let dataSet: TestDataSet?
 
-    init(_ kind: StoreKind = .sqlite, options: SQLiteStore.Options = .init()) throws {
+    init(_ kind: StoreKind = .sqlite, options: SQLiteStore.Options = .init()) async throws {
         switch kind {
-        case .sqlite: engine = try Engine(sqlitePath: directory.path("onced.db"), options: options)
-        case .memory: engine = Engine(store: MemoryStore())
+        case .sqlite:
+            engine = try Engine(sqlitePath: directory.path("onced.db"), options: options)
+            dataSet = nil
+        case .postgres:
+            let dataSet = try await TestDataSet.fresh(.postgres, in: directory)
+            engine = Engine(store: try await dataSet.open())
+            self.dataSet = dataSet
+        case .memory:
+            engine = Engine(store: MemoryStore())
+            dataSet = nil
         }
     }
 

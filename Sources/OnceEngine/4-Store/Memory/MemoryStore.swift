@@ -73,7 +73,7 @@ public final class MemoryStore: ProfileStore {
 }
 
 /// ``StoreTransaction`` over the dictionaries of a ``MemoryStore``.
-struct MemoryTransaction: StoreTransaction {
+struct MemoryTransaction: LockedListEditing {
     var state: MemoryStore.State
     let namespace: Namespace
     let now: Int64

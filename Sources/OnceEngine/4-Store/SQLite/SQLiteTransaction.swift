@@ -9,7 +9,7 @@ import GRDB
 /// back. Reading a list and writing it back is safe here because SQLite
 /// transactions are `BEGIN IMMEDIATE`: the database is write-locked, across
 /// processes, until commit.
-struct SQLiteTransaction: StoreTransaction {
+struct SQLiteTransaction: LockedListEditing {
     let db: Database
     let cache: TypeCache
     let namespace: Namespace

@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import OnceEngine
+
+/// Commits one group-commit batch on the writer's session (drain queue only).
+struct BatchCommit {
+    let session: PostgresSession
+    let cache: TypeCache
+    let maxAttempts: Int
+    let logger: Logger
+
+    /// One result per request, in order.
+    func run(_ batch: [PreparedRequest]) -> [Result<RequestRecord, any Error>] {
+        do {
+            return try attempt(batch).map { .success($0) }
+        } catch let failure as PostgresFailure where failure.kind != .statement {
+            return batch.map { _ in .failure(Self.visible(failure)) }
+        } catch where batch.count > 1 {
+            // One request failed and aborted the shared transaction: commit each alone, so it fails alone.
+            return batch.map { request in
+                Result { try attempt([request])[0] }.mapError(Self.visible)
+            }
+        } catch {
+            return [.failure(Self.visible(error))]
+        }
+    }
+
+    /// Runs the transaction again after a serialization failure or deadlock, with a jittered pause.
+    private func attempt(_ batch: [PreparedRequest]) throws -> [RequestRecord] {
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                return try transaction(batch)
+            } catch let failure as PostgresFailure where failure.kind == .retry && attempts < maxAttempts {
+                logger.debug("retrying a batch of \(batch.count): \(failure)")
+                usleep(UInt32.random(in: 1_000...(5_000 * UInt32(attempts))))
+            }
+        }
+    }
+
+    private func transaction(_ batch: [PreparedRequest]) throws -> [RequestRecord] {
+        try session.run("BEGIN")
+        do {
+            var records: [RequestRecord] = []
+            var learned: [TypeCache.Key: PropertyType] = [:]
+            for request in batch {
+                var transaction = PostgresTransaction(session: session, cache: cache, request: request)
+                records.append(try RequestApplier.apply(request, in: &transaction))
+                learned.merge(transaction.learned) { old, _ in old }
+            }
+            try session.run("COMMIT")
+            cache.remember(learned)
+            return records
+        } catch {
+            _ = try? session.run("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// What the engine's callers see: an outage is ``StoreError/unavailable``.
+    private static func visible(_ error: any Error) -> any Error {
+        guard let failure = error as? PostgresFailure else { return error }
+        return failure.kind == .statement ? failure : StoreError.unavailable(failure.description)
+    }
+}

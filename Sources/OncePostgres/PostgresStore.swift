@@ -1,0 +1,191 @@
+import Dispatch
+import Foundation
+import Logging
+import OnceEngine
+import PostgresNIO
+
+/// The store for many processes: any number of `onced` daemons and `apply`
+/// runs share one PostgreSQL (or PostgreSQL-compatible) database.
+///
+/// Writes go through a ``GroupCommit`` on one dedicated connection: the
+/// requests queued meanwhile share one transaction and one commit. A conflict
+/// with another process (serialization failure, deadlock) runs the batch
+/// again; a request whose own statement fails is committed alone so it fails
+/// alone; a lost connection fails the batch with ``StoreError/unavailable``
+/// (never acknowledged) and is reopened, with backoff, by the next batch.
+/// Reads go through a postgres-nio connection pool.
+public final class PostgresStore: ProfileStore, KeyStore {
+    /// Connection and batching settings.
+    public struct Options: Sendable {
+        /// Longest wait for a new connection.
+        public var connectTimeout: TimeInterval = 5
+        /// Longest wait for any statement's answer.
+        public var queryTimeout: TimeInterval = 10
+        /// Most requests committed in one transaction.
+        public var maxBatch = 256
+        /// Times a batch runs before a conflict with other writers fails it.
+        public var maxAttempts = 8
+        /// Pooled connections for reads.
+        public var readConnections = 8
+        /// The defaults above.
+        public init() {}
+    }
+
+    private let client: PostgresClient
+    private let clientTask: Task<Void, Never>
+    private let committer: GroupCommit<PreparedRequest, RequestRecord>
+    private let writer: WriterBox
+    private let logger: Logger
+    private let options: Options
+
+    /// Connects, applies the schema migrations this database lacks, and opens the pool.
+    public static func open(_ url: PostgresURL, options: Options = Options(),
+                            logger: Logger = Logger(label: "onced.postgres")) async throws -> PostgresStore {
+        let session = PostgresSession(configuration: try url.connectionConfiguration(connectTimeout: options.connectTimeout),
+                                      queryTimeout: options.queryTimeout, logger: logger)
+        var poolLogger = logger
+        poolLogger.logLevel = max(logger.logLevel, .notice)  // the pool reports every failed connect at info
+        let client = PostgresClient(configuration: try url.clientConfiguration(connectTimeout: options.connectTimeout,
+                                                                               maxConnections: options.readConnections),
+                                    backgroundLogger: poolLogger)
+        let writer = WriterBox(session)
+        try await writer.perform { try PostgresSchema.migrate($0) }
+        return PostgresStore(client: client, writer: writer, options: options, logger: logger)
+    }
+
+    private init(client: PostgresClient, writer: WriterBox, options: Options, logger: Logger) {
+        self.client = client
+        self.clientTask = Task { await client.run() }
+        self.writer = writer
+        self.logger = logger
+        self.options = options
+        let cache = TypeCache()
+        committer = GroupCommit(label: "onced.postgres.commit", maxBatch: options.maxBatch,
+                                onBatch: { EngineMetrics.commitBatchSize.record($0) }) { batch in
+            BatchCommit(session: writer.session, cache: cache, maxAttempts: options.maxAttempts, logger: logger).run(batch)
+        }
+    }
+
+    /// Queues the request for the next group commit; returns once it is committed.
+    public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
+        try await committer.submit(request)
+    }
+
+    public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
+        let (workspace, version) = (namespace.workspace, namespace.version.rawValue)
+        let times = try await read { client, logger in
+            try await client.query("""
+                SELECT created_at, updated_at FROM profiles WHERE workspace = \(workspace) AND version = \(version)
+                AND distinct_id = \(distinctID)
+                """, logger: logger).collect().first?.decode((Int64, Int64).self)
+        }
+        guard let times else { return nil }
+        let rows = try await read { client, logger in
+            try await client.query(PostgresQuery(unsafeSQL: """
+                SELECT name, \(PostgresValue.selectColumns) FROM properties
+                WHERE workspace = $1 AND version = $2 AND distinct_id = $3 ORDER BY name COLLATE "C"
+                """, binds: PostgresBindings([workspace, version, distinctID])), logger: logger)
+                .collect().map { try $0.decode((String, String, String?, String?, Bool?, Int64?, String?).self) }
+        }
+        let properties = try rows.map { row in
+            (name: row.0, value: try PostgresValue.read((row.1, row.2, row.3, row.4, row.5, row.6)))
+        }
+        return Profile(distinctID: distinctID, properties: properties,
+                       createdAt: Date(epochMilliseconds: times.0), updatedAt: Date(epochMilliseconds: times.1))
+    }
+
+    public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
+        let (workspace, version, id) = (namespace.workspace, namespace.version.rawValue, requestID.uuidString.lowercased())
+        let stored = try await read { client, logger in
+            try await client.query("""
+                SELECT received_at, results FROM requests WHERE workspace = \(workspace) AND version = \(version) AND id = \(id)
+                """, logger: logger).collect().first?.decode((Int64, String).self)
+        }
+        guard let stored else { return nil }
+        guard case .array(let entries) = try JSONParser.parse(stored.1) else {
+            throw StoreError.corrupt("request record is not a JSON array")
+        }
+        return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: stored.0),
+                             results: try entries.map { try OpResult(json: $0) })
+    }
+
+    public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
+        let (workspace, version) = (namespace.workspace, namespace.version.rawValue)
+        let rows = try await read { client, logger in
+            try await client.query("""
+                SELECT name, type FROM property_types WHERE workspace = \(workspace) AND version = \(version)
+                """, logger: logger).collect().map { try $0.decode((String, String).self) }
+        }
+        var types: [String: PropertyType] = [:]
+        for (name, typeName) in rows {
+            guard let type = PropertyType(rawValue: typeName) else { throw StoreError.corrupt("unknown type \(typeName)") }
+            types[name] = type
+        }
+        return types
+    }
+
+    /// Stores a key hash (at once, outside the group commit: keys are rare).
+    public func addKey(hash: String, workspace: String) async throws {
+        let now = Date().epochMilliseconds
+        try await read { client, logger in
+            try await client.query("""
+                INSERT INTO api_keys (key_hash, workspace, created_at) VALUES (\(hash), \(workspace), \(now))
+                """, logger: logger)
+            return ()
+        }
+    }
+
+    public func workspace(forKeyHash hash: String) async throws -> String? {
+        try await read { client, logger in
+            try await client.query("SELECT workspace FROM api_keys WHERE key_hash = \(hash)", logger: logger)
+                .collect().first?.decode(String.self)
+        }
+    }
+
+    /// Commits what is queued, then closes every connection.
+    public func close() async throws {
+        await committer.close()
+        try await writer.perform { $0.close() }
+        clientTask.cancel()
+        await clientTask.value
+    }
+
+    /// One pooled query under the query deadline; a lost server reads as ``StoreError/unavailable``.
+    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
+        let (client, logger) = (self.client, self.logger)
+        do {
+            return try await Deadline.run(options.queryTimeout) { try await body(client, logger) }
+        } catch let error as PSQLError {
+            let failure = PostgresFailure(error, connectionLost: false)
+            if failure.kind == .statement { throw error }
+            throw StoreError.unavailable(failure.description)
+        }
+    }
+}
+
+/// The writer's session, used only on one serial queue at a time: first by
+/// `open` (migrations), then by the group commit's drain.
+private final class WriterBox: @unchecked Sendable {
+    let session: PostgresSession
+    private let queue = DispatchQueue(label: "onced.postgres.setup")
+
+    init(_ session: PostgresSession) {
+        self.session = session
+    }
+
+    /// Runs blocking session work off the cooperative pool.
+    func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body(self.session) }) }
+        }
+    }
+}
+
+extension PostgresRowSequence {
+    /// Every row, in order.
+    func collect() async throws -> [PostgresRow] {
+        var rows: [PostgresRow] = []
+        for try await row in self { rows.append(row) }
+        return rows
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import OnceEngine
+import PostgresNIO
+
+/// ``StoreTransaction`` on an open PostgreSQL transaction (READ COMMITTED).
+///
+/// Other processes write the same rows at the same time, so every step that
+/// depends on stored state is one conditional statement: set-once is
+/// `INSERT … ON CONFLICT DO NOTHING` and its outcome the row count; `add`,
+/// `append` and `remove` compute the new value inside their own statement
+/// from the row as it is when the statement takes its lock.
+struct PostgresTransaction: StoreTransaction {
+    let session: PostgresSession
+    let cache: TypeCache
+    let namespace: Namespace
+    let now: Int64
+    /// Types read or registered by this request; kept only if it commits.
+    var learned: [TypeCache.Key: PropertyType] = [:]
+
+    init(session: PostgresSession, cache: TypeCache, request: PreparedRequest) {
+        self.session = session
+        self.cache = cache
+        self.namespace = request.namespace
+        self.now = request.receivedAt.epochMilliseconds
+    }
+
+    /// Registration and the read-back are two statements: under READ COMMITTED
+    /// the second sees a winner that committed while the first waited on it.
+    mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType? {
+        let key = TypeCache.Key(namespace: namespace, name: name)
+        if let known = cache.type(of: name, in: namespace) ?? learned[key] { return known }
+        if let candidate {
+            try run(Self.registerType, name, candidate.rawValue, now)
+        }
+        let rows = try run(Self.selectType, name).rows
+        guard let stored = try rows.first?.decode(String.self) else { return nil }
+        guard let type = PropertyType(rawValue: stored) else { throw StoreError.corrupt("unknown type \(stored)") }
+        learned[key] = type
+        return type
+    }
+
+    func createProfile(_ distinctID: String) throws -> Bool {
+        try run(Self.insertProfile, distinctID, now).metadata.rows == 1
+    }
+
+    func touchProfile(_ distinctID: String) throws {
+        try run(Self.touchProfile, distinctID, now)
+    }
+
+    func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
+        try write(Self.insertOnce, distinctID, name, value).metadata.rows == 1
+    }
+
+    func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
+        try write(Self.upsertSet, distinctID, name, value).metadata.rows == 1
+    }
+
+    func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
+        try write(Self.upsertAdd, distinctID, name, number)
+    }
+
+    func editList(_ op: Op, _ distinctID: String, _ name: String, _ elements: [PropertyValue]) throws -> ListEditResult {
+        if op == .remove {
+            let removed = try run(Self.removeElements, distinctID, name, PostgresValue.keysJSON(elements), now)
+            return removed.metadata.rows == 1 ? .edited : .unchanged
+        }
+        let new = ListEdit.appending(elements, to: []) ?? []
+        var binds = bindings(distinctID, name)
+        PostgresValue.bind(.list(new), into: &binds)
+        binds.append(now)
+        binds.append(Validator.maxListCount)
+        guard let row = try session.run(Self.appendElements, binds: binds).rows.first else { return .unchanged }
+        return try row.decode(Bool.self) ? .edited : .tooLong
+    }
+
+    func delete(_ distinctID: String, _ name: String) throws -> Bool {
+        try run(Self.deleteProperty, distinctID, name).metadata.rows == 1
+    }
+
+    func save(_ record: RequestRecord) throws {
+        let results = JSON.array(record.results.map(\.json)).text
+        try run(Self.insertRequest, record.id.uuidString.lowercased(), now, results)
+    }
+
+    /// Runs a statement whose first two parameters are the namespace.
+    @discardableResult
+    private func run(_ sql: String, _ values: (any PostgresDynamicTypeEncodable)?...) throws -> PostgresQueryResult {
+        var binds = bindings()
+        for value in values {
+            if let value { binds.append(value) } else { binds.appendNull() }
+        }
+        return try session.run(sql, binds: binds)
+    }
+
+    /// Runs a statement over `(namespace, distinct_id, name, value columns…, now)`.
+    @discardableResult
+    private func write(_ sql: String, _ distinctID: String, _ name: String, _ value: PropertyValue) throws -> PostgresQueryResult {
+        var binds = bindings(distinctID, name)
+        PostgresValue.bind(value, into: &binds)
+        binds.append(now)
+        return try session.run(sql, binds: binds)
+    }
+
+    private func bindings(_ values: String...) -> PostgresBindings {
+        var binds = PostgresBindings(capacity: 16)
+        binds.append(namespace.workspace)
+        binds.append(namespace.version.rawValue)
+        for value in values { binds.append(value) }
+        return binds
+    }
+
+    static let key = "workspace = $1 AND version = $2 AND distinct_id = $3"
+
+    static let insertProfile = """
+        INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING
+        """
+    static let touchProfile = "UPDATE profiles SET updated_at = $4 WHERE \(key)"
+    static let insertRequest = """
+        INSERT INTO requests (workspace, version, id, received_at, results) VALUES ($1, $2, $3, $4, $5)
+        """
+    static let registerType = """
+        INSERT INTO property_types (workspace, version, name, type, registered_at)
+        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+        """
+    static let selectType = "SELECT type FROM property_types WHERE workspace = $1 AND version = $2 AND name = $3"
+    private static let insertProperty = """
+        INSERT INTO properties AS p (workspace, version, distinct_id, name,
+            type, text, number, fractional, instant, list, list_keys, updated_at)
+        VALUES ($1, $2, $3, $4, \(PostgresValue.placeholders(from: 5)), $12)
+        """
+    static let insertOnce = insertProperty + " ON CONFLICT DO NOTHING"
+    /// Changes nothing (and counts no row) when the same value, in the same written form, is already there.
+    static let upsertSet = insertProperty + """
+         ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
+            type = excluded.type, text = excluded.text, number = excluded.number, fractional = excluded.fractional,
+            instant = excluded.instant, list = excluded.list, list_keys = excluded.list_keys, updated_at = excluded.updated_at
+        WHERE (p.type, p.text, p.number, p.fractional, p.list_keys)
+            IS DISTINCT FROM (excluded.type, excluded.text, excluded.number, excluded.fractional, excluded.list_keys)
+            OR p.list::text IS DISTINCT FROM excluded.list::text
+        """
+    /// An unset number starts from 0: the insert stores the addend itself.
+    static let upsertAdd = insertProperty + """
+         ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
+            number = p.number + excluded.number, fractional = p.fractional OR excluded.fractional,
+            updated_at = excluded.updated_at
+        """
+    /// The elements of `excluded.list` whose keys the stored list lacks, in order.
+    private static let newElements = """
+        (SELECT coalesce(jsonb_agg(e.value ORDER BY e.position), '[]'::jsonb)
+         FROM jsonb_array_elements(excluded.list) WITH ORDINALITY AS e(value, position)
+         WHERE NOT p.list_keys @> jsonb_build_array(excluded.list_keys -> (e.position::int - 1)))
+        """
+    private static let newKeys = """
+        (SELECT coalesce(jsonb_agg(k.value ORDER BY k.position), '[]'::jsonb)
+         FROM jsonb_array_elements(excluded.list_keys) WITH ORDINALITY AS k(value, position)
+         WHERE NOT p.list_keys @> jsonb_build_array(k.value))
+        """
+    private static let fits = "jsonb_array_length(p.list_keys) + jsonb_array_length(\(newKeys)) <= $13"
+    /// Updates only when some element is new. A list that would outgrow the cap
+    /// is rewritten unchanged, so the returned row tells: it holds every sent
+    /// key when the append happened, not when it was refused.
+    static let appendElements = insertProperty + """
+         ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
+            list = CASE WHEN \(fits) THEN p.list || \(newElements) ELSE p.list END,
+            list_keys = CASE WHEN \(fits) THEN p.list_keys || \(newKeys) ELSE p.list_keys END,
+            updated_at = CASE WHEN \(fits) THEN excluded.updated_at ELSE p.updated_at END
+        WHERE NOT p.list_keys @> excluded.list_keys
+        RETURNING list_keys @> $11::jsonb
+        """
+    static let removeElements = """
+        UPDATE properties AS p SET
+            list = (SELECT coalesce(jsonb_agg(e.value ORDER BY e.position), '[]'::jsonb)
+                    FROM jsonb_array_elements(p.list) WITH ORDINALITY AS e(value, position)
+                    WHERE NOT $5::jsonb @> jsonb_build_array(p.list_keys -> (e.position::int - 1))),
+            list_keys = (SELECT coalesce(jsonb_agg(k.value ORDER BY k.position), '[]'::jsonb)
+                         FROM jsonb_array_elements(p.list_keys) WITH ORDINALITY AS k(value, position)
+                         WHERE NOT $5::jsonb @> jsonb_build_array(k.value)),
+            updated_at = $6
+        WHERE \(key) AND name = $4 AND type = 'list'
+            AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.list_keys) AS k(value)
+                        WHERE $5::jsonb @> jsonb_build_array(k.value))
+        """
+    static let deleteProperty = "DELETE FROM properties WHERE \(key) AND name = $4"
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import OnceEngine
+import OncePostgres
+import PostgresNIO
+
+/// A fresh, empty data set for one test: a SQLite file in a temporary
+/// directory, or a new database on the test PostgreSQL server.
+public struct TestDataSet: Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        case sqlite, postgres
+    }
+
+    public let kind: Kind
+    public let directory: TemporaryDirectory
+    /// The new database's URL (PostgreSQL only).
+    public let postgresURL: String?
+
+    public static func fresh(_ kind: Kind, in directory: TemporaryDirectory = TemporaryDirectory()) async throws -> TestDataSet {
+        TestDataSet(kind: kind, directory: directory,
+                    postgresURL: kind == .postgres ? try await TestPostgres.newDatabase() : nil)
+    }
+
+    public var sqlitePath: String { directory.path("onced.db") }
+
+    /// How `onced` names this data set on its command line.
+    public var arguments: [String] {
+        switch kind {
+        case .sqlite: ["--db", sqlitePath]
+        case .postgres: ["--postgres", postgresURL!]
+        }
+    }
+
+    /// The store, opened as `onced` would open it.
+    public func open() async throws -> any ProfileStore & KeyStore {
+        switch kind {
+        case .sqlite: try SQLiteStore(path: sqlitePath)
+        case .postgres: try await PostgresStore.open(PostgresURL(postgresURL!))
+        }
+    }
+}
+
+/// The PostgreSQL server the tests use: `scripts/with-postgres` (run by
+/// `make test`) starts one and names it in `ONCED_TEST_POSTGRES_URL`.
+public enum TestPostgres {
+    public static var serverURL: PostgresURL {
+        get throws {
+            guard let text = ProcessInfo.processInfo.environment["ONCED_TEST_POSTGRES_URL"] else {
+                throw TestSetupError("ONCED_TEST_POSTGRES_URL is not set: run the tests with `make test`, "
+                                     + "or `scripts/with-postgres swift test`")
+            }
+            return try PostgresURL(text)
+        }
+    }
+
+    /// Creates an empty database and returns its URL.
+    public static func newDatabase() async throws -> String {
+        let server = try serverURL
+        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await execute("CREATE DATABASE \(name)", on: server)
+        var url = server
+        url.database = name
+        return "postgres://\(url.username)@\(url.host):\(url.port)/\(name)?sslmode=disable"
+    }
+
+    /// Runs one statement (DDL, test fixtures) on `url`'s database.
+    public static func execute(_ sql: String, on url: PostgresURL) async throws {
+        let configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.username,
+                                                             password: url.password, database: url.database, tls: .disable)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1,
+                                                              logger: Logger(label: "onced.tests"))
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "onced.tests"))
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+}
+
+public struct TestSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
