@@ -2,7 +2,7 @@
 # `make bench` runs the benchmarks (it installs wrk and redis-server itself).
 # Both install the Debian packages the build needs when they are missing.
 
-APT_PACKAGES := liblua5.4-dev libsqlite3-dev pkg-config sqlite3
+APT_PACKAGES := liblua5.4-dev libsqlite3-dev pkg-config sqlite3 postgresql
 DB ?= onced.db
 
 .PHONY: deps build run test bench clean
@@ -22,9 +22,11 @@ build: deps
 run: build
 	.build/release/onced serve --db $(DB) --api-key FY12345678:dev-key
 
+# The suite runs every store-level and end-to-end test on SQLite and on a
+# throwaway PostgreSQL cluster that scripts/with-postgres starts and removes.
 test: deps
 	swift build --build-tests
-	swift test --skip-build
+	scripts/with-postgres swift test --skip-build
 
 bench: deps
 	Benchmarks/run.sh

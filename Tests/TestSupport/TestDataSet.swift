@@ -53,9 +53,9 @@ public enum TestPostgres {
         }
     }
 
-    /// Creates an empty database and returns its URL.
-    public static func newDatabase() async throws -> String {
-        let server = try serverURL
+    /// Creates an empty database on `server` (the shared test server by default) and returns its URL.
+    public static func newDatabase(on server: PostgresURL? = nil) async throws -> String {
+        let server = try server ?? serverURL
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         try await execute("CREATE DATABASE \(name)", on: server)
         var url = server

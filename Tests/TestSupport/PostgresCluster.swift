@@ -1,0 +1,95 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A PostgreSQL server of a test's own, for tests that stop or restart it:
+/// a new cluster in a temporary directory on a free loopback port, removed
+/// when the value is dropped. (As root the server runs as `postgres`.)
+public final class PostgresCluster: Sendable {
+    public let port: Int
+    private let directory: String
+    private let binaries: String
+
+    public init() throws {
+        binaries = try Self.findBinaries()
+        directory = NSTemporaryDirectory() + "onced-pg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: directory)
+        }
+        port = try Self.freePort()
+        try run("initdb", "-D", "\(directory)/data", "-U", "onced", "--auth=trust", "-E", "UTF8", "--locale=C")
+        try start()
+    }
+
+    /// The cluster's maintenance database.
+    public var url: String { "postgres://onced@127.0.0.1:\(port)/postgres?sslmode=disable" }
+
+    public func start() throws {
+        try run("pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "30", "start",
+                "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories=\(directory)")
+    }
+
+    /// A fast shutdown (open connections are cut, in-flight transactions roll back), then a start.
+    public func restart() throws {
+        try run("pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "-t", "30", "stop")
+        try start()
+    }
+
+    deinit {
+        try? run("pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop")
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs a PostgreSQL tool to completion. (posix_spawn and waitpid: Foundation's
+    /// `Process.waitUntilExit` was seen to miss the exit of `runuser` here.)
+    private func run(_ tool: String, _ arguments: String...) throws {
+        let command = getuid() == 0
+            ? ["/usr/sbin/runuser", "-u", "postgres", "--", "\(binaries)/\(tool)"] + arguments
+            : ["\(binaries)/\(tool)"] + arguments
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        guard posix_spawn(&pid, command[0], &actions, nil, argv, environ) == 0 else {
+            throw TestSetupError("cannot start \(command[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        guard status == 0 else {
+            throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed (wait status \(status))")
+        }
+    }
+
+    private static func findBinaries() throws -> String {
+        if let given = ProcessInfo.processInfo.environment["ONCED_TEST_PG_BINDIR"] { return given }
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        guard let newest = versions.compactMap(Int.init).max() else {
+            throw TestSetupError("no PostgreSQL server under \(root): apt-get install postgresql")
+        }
+        return "\(root)/\(newest)/bin"
+    }
+
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+            }
+        }
+        guard bound else { throw TestSetupError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
