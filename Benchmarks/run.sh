@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, each beside its baseline in the same run. `make bench` runs
-# this; `Benchmarks/run.sh engine|rules|apply|http` runs one.
+# this; `Benchmarks/run.sh engine|rules|apply|http|postgres` runs one.
 set -euo pipefail
 cd "$(dirname "$0")"
 what=${1:-all}
@@ -39,4 +39,9 @@ fi
 if [[ $what == all || $what == http ]]; then
     echo "== onced serve vs Redis EVALSHA (64 connections)"
     ./http.sh
+fi
+
+if [[ $what == all || $what == postgres ]]; then
+    echo "== onced serve on PostgreSQL (1 and 2 processes) vs pgbench"
+    ./postgres.sh
 fi

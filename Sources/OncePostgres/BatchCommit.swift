@@ -49,6 +49,7 @@ struct BatchCommit {
                 records.append(try RequestApplier.apply(request, in: &transaction))
                 learned.merge(transaction.learned) { old, _ in old }
             }
+            try PostgresTransaction.saveRecords(zip(batch, records).map { ($0.namespace, $1) }, in: session)
             try session.run("COMMIT")
             cache.remember(learned)
             return records

@@ -105,7 +105,7 @@ enum PostgresSchema {
                 }
                 try session.run("COMMIT")
             } catch {
-                try? session.run("ROLLBACK")
+                _ = try? session.run("ROLLBACK")
                 throw error
             }
         }

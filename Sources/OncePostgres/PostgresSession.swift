@@ -47,8 +47,13 @@ final class PostgresSession {
         do {
             return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
         } catch {
-            if connection.isClosed { self.connection = nil }
-            throw PostgresFailure(error, connectionLost: connection.isClosed)
+            let failure = PostgresFailure(error, connectionLost: connection.isClosed)
+            if failure.kind == .unavailable {
+                logger.warning("PostgreSQL call failed: \(String(reflecting: error))")
+                connection.close().whenComplete { _ in }  // its state is unknown: start afresh
+                self.connection = nil
+            }
+            throw failure
         }
     }
 
@@ -66,9 +71,26 @@ final class PostgresSession {
             throw PostgresFailure.unavailable("PostgreSQL is unreachable; retrying shortly")
         }
         let id = Self.connectionIDs.withLock { $0 += 1; return $0 }
+        // A writer waiting on another process's long transaction gives up and
+        // retries its batch well before the statement deadline cuts the connection.
+        let lockTimeout = max(1, queryTimeout.nanoseconds / 2_000_000)
+        let logger = self.logger
+        let opening = PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(),
+                                                 configuration: configuration, id: id, logger: logger)
+            .flatMap { connection in
+                connection.query(PostgresQuery(unsafeSQL: "SET lock_timeout = \(lockTimeout)"), logger: logger)
+                    .map { _ in connection }
+                    .flatMapErrorThrowing { error in
+                        connection.close().whenComplete { _ in }
+                        throw error
+                    }
+            }
         do {
-            let opened = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(),
-                                                        configuration: configuration, id: id, logger: logger).wait()
+            // The connect timeout covers TCP only: a server that accepts and then
+            // stalls during start-up must not hold the writer either.
+            let opened = try Self.wait(for: opening, within: configuration.options.connectTimeout + queryTimeout) { late in
+                late.close().whenComplete { _ in }
+            }
             connection = opened
             backoff = .milliseconds(50)
             return opened
@@ -79,12 +101,39 @@ final class PostgresSession {
             throw PostgresFailure.unavailable("cannot connect to PostgreSQL")
         }
     }
+
+    /// Waits for `future` at most `timeout`; a value that arrives later goes to `discard`.
+    private static func wait<T: Sendable>(for future: EventLoopFuture<T>, within timeout: TimeAmount,
+                                          discard: @escaping @Sendable (T) -> Void) throws -> T {
+        let promise = future.eventLoop.makePromise(of: T.self)
+        let first = FirstOnly()
+        let timer = future.eventLoop.scheduleTask(in: timeout) {
+            if first.claim() { promise.fail(PostgresFailure.unavailable("PostgreSQL did not answer in time")) }
+        }
+        future.whenComplete { result in
+            timer.cancel()
+            if first.claim() { promise.completeWith(result) } else if case .success(let late) = result { discard(late) }
+        }
+        return try promise.futureResult.wait()
+    }
+}
+
+/// True for the first caller only.
+private final class FirstOnly: Sendable {
+    private let claimed = Mutex(false)
+
+    func claim() -> Bool {
+        claimed.withLock { claimed in
+            defer { claimed = true }
+            return !claimed
+        }
+    }
 }
 
 /// A failed PostgreSQL call, sorted by what the caller should do about it.
 struct PostgresFailure: Error, CustomStringConvertible {
     enum Kind {
-        /// Serialization failure or deadlock: run the transaction again.
+        /// Serialization failure, deadlock or lock timeout: run the transaction again.
         case retry
         /// The server is gone or did not answer in time; whether a commit landed is unknown.
         case unavailable
@@ -111,7 +160,7 @@ struct PostgresFailure: Error, CustomStringConvertible {
         }
         let sqlState = (error as? PSQLError)?.serverInfo?[.sqlState]
         switch sqlState {
-        case "40001", "40P01":
+        case "40001", "40P01", "55P03":
             self.init(kind: .retry, description: "transaction conflict (\(sqlState!))")
         case let state? where !connectionLost && !state.hasPrefix("08") && !state.hasPrefix("57"):
             let message = (error as? PSQLError)?.serverInfo?[.message] ?? "statement failed"

@@ -48,7 +48,29 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        try write(Self.insertOnce, distinctID, name, value).metadata.rows == 1
+        try insertEachIfAbsent(distinctID, [(name, value)])[0]
+    }
+
+    /// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING name` per
+    /// ``maxRowsPerStatement`` values. A name sent twice is stored (at most) by its first occurrence.
+    func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
+        var stored: [Bool] = []
+        for start in stride(from: 0, to: values.count, by: Self.maxRowsPerStatement) {
+            let chunk = values[start..<min(start + Self.maxRowsPerStatement, values.count)]
+            var binds = bindings(distinctID)
+            binds.append(now)
+            var rows: [String] = []
+            for (name, value) in chunk {
+                let first = binds.count + 1
+                binds.append(name)
+                PostgresValue.bind(value, into: &binds)
+                rows.append("($1, $2, $3, $\(first), \(PostgresValue.placeholders(from: first + 1)), $4)")
+            }
+            let sql = Self.insertColumns + rows.joined(separator: ", ") + " ON CONFLICT DO NOTHING RETURNING name"
+            var inserted = Set(try session.run(sql, binds: binds).rows.map { try $0.decode(String.self) })
+            stored += chunk.map { inserted.remove($0.name) != nil }
+        }
+        return stored
     }
 
     func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
@@ -77,10 +99,30 @@ struct PostgresTransaction: StoreTransaction {
         try run(Self.deleteProperty, distinctID, name).metadata.rows == 1
     }
 
-    func save(_ record: RequestRecord) throws {
-        let results = JSON.array(record.results.map(\.json)).text
-        try run(Self.insertRequest, record.id.uuidString.lowercased(), now, results)
+    /// Nothing to do per request: ``BatchCommit`` writes the records of the
+    /// whole batch in one statement (``saveRecords(_:in:)``) before COMMIT.
+    func save(_ record: RequestRecord) throws {}
+
+    /// Writes the records of a batch's requests: one statement per ``maxRowsPerStatement``.
+    static func saveRecords(_ records: [(namespace: Namespace, record: RequestRecord)], in session: PostgresSession) throws {
+        for start in stride(from: 0, to: records.count, by: maxRowsPerStatement) {
+            var binds = PostgresBindings(capacity: 5 * maxRowsPerStatement)
+            var rows: [String] = []
+            for (namespace, record) in records[start..<min(start + maxRowsPerStatement, records.count)] {
+                let first = binds.count + 1
+                binds.append(namespace.workspace)
+                binds.append(namespace.version.rawValue)
+                binds.append(record.id.uuidString.lowercased())
+                binds.append(record.receivedAt.epochMilliseconds)
+                binds.append(JSON.array(record.results.map(\.json)).text)
+                rows.append("(" + (first..<first + 5).map { "$\($0)" }.joined(separator: ", ") + ")")
+            }
+            try session.run(insertRequests + rows.joined(separator: ", "), binds: binds)
+        }
     }
+
+    /// Keeps every statement far below PostgreSQL's 65,535 parameters.
+    static let maxRowsPerStatement = 1000
 
     /// Runs a statement whose first two parameters are the namespace.
     @discardableResult
@@ -116,20 +158,17 @@ struct PostgresTransaction: StoreTransaction {
         VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING
         """
     static let touchProfile = "UPDATE profiles SET updated_at = $4 WHERE \(key)"
-    static let insertRequest = """
-        INSERT INTO requests (workspace, version, id, received_at, results) VALUES ($1, $2, $3, $4, $5)
-        """
+    static let insertRequests = "INSERT INTO requests (workspace, version, id, received_at, results) VALUES "
     static let registerType = """
         INSERT INTO property_types (workspace, version, name, type, registered_at)
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
         """
     static let selectType = "SELECT type FROM property_types WHERE workspace = $1 AND version = $2 AND name = $3"
-    private static let insertProperty = """
+    private static let insertColumns = """
         INSERT INTO properties AS p (workspace, version, distinct_id, name,
-            type, text, number, fractional, instant, list, list_keys, updated_at)
-        VALUES ($1, $2, $3, $4, \(PostgresValue.placeholders(from: 5)), $12)
+            type, text, number, fractional, instant, list, list_keys, updated_at) VALUES
         """
-    static let insertOnce = insertProperty + " ON CONFLICT DO NOTHING"
+    private static let insertProperty = insertColumns + " ($1, $2, $3, $4, \(PostgresValue.placeholders(from: 5)), $12)"
     /// Changes nothing (and counts no row) when the same value, in the same written form, is already there.
     static let upsertSet = insertProperty + """
          ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET

@@ -13,3 +13,13 @@ public final class TemporaryDirectory: Sendable {
 
     deinit { try? FileManager.default.removeItem(at: url) }
 }
+
+/// Runs blocking work (waiting for a child process, reading its pipes) on a
+/// thread of its own. Swift Testing runs tests on the cooperative pool, which
+/// has one thread per core: a test blocking one of them stalls every other
+/// test in the process.
+public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

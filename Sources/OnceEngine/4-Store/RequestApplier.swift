@@ -13,6 +13,9 @@ package protocol StoreTransaction {
     mutating func touchProfile(_ distinctID: String) throws
     /// Stores `value` only if the profile has none for `name`; whether it did.
     mutating func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool
+    /// ``insertIfAbsent(_:_:_:)`` for each value in order, as one step where the
+    /// store can (one statement instead of one round trip per property).
+    mutating func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool]
     /// Stores `value`, replacing any other; whether the stored value (or its written form) changed.
     mutating func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool
     /// Adds `number` to the stored number (an unset one starts from 0).
@@ -24,6 +27,12 @@ package protocol StoreTransaction {
     /// Deletes the property; whether there was one.
     mutating func delete(_ distinctID: String, _ name: String) throws -> Bool
     mutating func save(_ record: RequestRecord) throws
+}
+
+extension StoreTransaction {
+    package mutating func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
+        try values.map { try insertIfAbsent(distinctID, $0.name, $0.value) }
+    }
 }
 
 /// What a list edit did to the stored list.
@@ -51,16 +60,49 @@ package enum RequestApplier {
         var changed = false
         var results: [OpResult] = []
         for op in element.ops {
-            var properties: [PropertyResult] = []
-            for property in op.properties {
-                let result = property.withProvenance(try apply(op.op, property, to: id, in: &transaction))
-                changed = changed || [.set, .addedByRule, .unset].contains(result.outcome)
-                properties.append(result)
-            }
+            let outcomes = op.op == .setOnce
+                ? try setOnce(op.properties, to: id, in: &transaction)
+                : try op.properties.map { try apply(op.op, $0, to: id, in: &transaction) }
+            let properties = zip(op.properties, outcomes).map { $0.withProvenance($1) }
+            changed = changed || properties.contains { [.set, .addedByRule, .unset].contains($0.outcome) }
             results.append(OpResult(distinctID: id, op: op.op, properties: properties))
         }
         if changed && !created { try transaction.touchProfile(id) }
         return results
+    }
+
+    /// `set_once` of a whole op: types first (each registers or is read), then
+    /// every conforming value in one ``StoreTransaction/insertEachIfAbsent(_:_:)``.
+    /// The same outcomes as one property at a time, in fewer store round trips.
+    private static func setOnce<Transaction: StoreTransaction>(_ properties: [PreparedProperty], to id: String,
+                                                             in transaction: inout Transaction) throws -> [PropertyResult] {
+        var results: [PropertyResult?] = []
+        var inserts: [(index: Int, name: String, value: PropertyValue)] = []
+        for property in properties {
+            switch property.plan {
+            case .settled(let result):
+                results.append(result)
+            case .value(let value):
+                let registered = try transaction.registeredType(property.name, registering: value.type)!
+                if let stored = value.conforming(to: registered) {
+                    inserts.append((results.count, property.name, stored))
+                    results.append(nil)
+                } else {
+                    results.append(mismatch(property.name, registered, value.type))
+                }
+            default:
+                preconditionFailure("plan \(property.plan) does not fit set_once")
+            }
+        }
+        let stored = try transaction.insertEachIfAbsent(id, inserts.map { ($0.name, $0.value) })
+        for (insert, wasStored) in zip(inserts, stored) {
+            results[insert.index] = PropertyResult(name: insert.name, outcome: wasStored ? .set : .unchanged)
+        }
+        return results.map { $0! }
+    }
+
+    private static func mismatch(_ name: String, _ registered: PropertyType, _ sent: PropertyType) -> PropertyResult {
+        PropertyResult(name: name, outcome: .ignoredTypeMismatch, reason: "\(name) is registered as \(registered.rawValue), not \(sent.rawValue)")
     }
 
     private static func apply<Transaction: StoreTransaction>(_ op: Op, _ property: PreparedProperty, to id: String,
@@ -70,19 +112,16 @@ package enum RequestApplier {
             PropertyResult(name: name, outcome: outcome, reason: reason)
         }
         func mismatch(_ registered: PropertyType, _ sent: PropertyType) -> PropertyResult {
-            outcome(.ignoredTypeMismatch, "\(name) is registered as \(registered.rawValue), not \(sent.rawValue)")
+            Self.mismatch(name, registered, sent)
         }
         switch (op, property.plan) {
         case (_, .settled(let result)):
             return result
 
-        case (.setOnce, .value(let value)), (.set, .value(let value)):
+        case (.set, .value(let value)):
             let registered = try transaction.registeredType(name, registering: value.type)!
             guard let stored = value.conforming(to: registered) else { return mismatch(registered, value.type) }
-            let changed = op == .setOnce
-                ? try transaction.insertIfAbsent(id, name, stored)
-                : try transaction.upsert(id, name, stored)
-            return outcome(changed ? .set : .unchanged)
+            return outcome(try transaction.upsert(id, name, stored) ? .set : .unchanged)
 
         case (.add, .value(let value)):
             let registered = try transaction.registeredType(name, registering: .number)!

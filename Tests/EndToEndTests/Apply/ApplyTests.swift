@@ -4,13 +4,13 @@ import Testing
 
 /// `onced apply` driven through real pipes.
 @Suite struct ApplyTests {
-    @Test func outputKeepsInputOrderUnderParallelism() throws {
+    @Test func outputKeepsInputOrderUnderParallelism() async throws {
         let directory = TemporaryDirectory()
         var input = ""
         for index in 0..<2000 {
             input += index % 97 == 13 ? "{broken\n" : applyLine("u\(index)", #""$once": {"n": \#(index), "s": "x"}"#) + "\n"
         }
-        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db"), "--window", "64"], input: Data(input.utf8))
+        let run = try await OncedBinary.run(["apply", "--db", directory.path("o.db"), "--window", "64"], input: Data(input.utf8))
         #expect(run.status == 0)
         #expect(run.lines.count == 2000)
         for (index, line) in run.lines.enumerated() {
@@ -26,7 +26,7 @@ import Testing
         #expect(run.stderr.contains("2000 lines"))
     }
 
-    @Test func malformedAndOversizedLinesGetErrorsAndProcessingContinues() throws {
+    @Test func malformedAndOversizedLinesGetErrorsAndProcessingContinues() async throws {
         let directory = TemporaryDirectory()
         let lines = [
             applyLine("a", #""$once": {"k": 1}"#),
@@ -46,7 +46,7 @@ import Testing
         input.append(contentsOf: [0xFF, 0xFE])  // invalid UTF-8 inside a string
         input.append(contentsOf: Array("\", \"$set\": {}}\n".utf8))
         input.append(contentsOf: [0xC3, 0x0A])  // a truncated sequence outside any string
-        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db"), "--max-line-bytes", "4096"], input: input)
+        let run = try await OncedBinary.run(["apply", "--db", directory.path("o.db"), "--max-line-bytes", "4096"], input: input)
         #expect(run.status == 0)
         let outputs = try run.lines.map(parseOutput)
         let errors = outputs.filter { $0["error"] != nil }.map { $0["line"] }
@@ -62,9 +62,9 @@ import Testing
         #expect(outputs.filter { $0["results"] != nil }.map { $0["line"] } == [1, 8, 11].map { JSON.integer($0) })
     }
 
-    @Test func emptyInput() throws {
+    @Test func emptyInput() async throws {
         let directory = TemporaryDirectory()
-        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db")])
+        let run = try await OncedBinary.run(["apply", "--db", directory.path("o.db")])
         #expect(run.status == 0)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr.contains("0 lines"))
@@ -74,7 +74,7 @@ import Testing
     func strictStopsAtTheFirstError(store: TestDataSet.Kind) async throws {
         let dataSet = try await TestDataSet.fresh(store)
         let input = [applyLine("a", #""$once": {"k": 1}"#), "oops", applyLine("b", #""$once": {"k": 1}"#)].joined(separator: "\n")
-        let run = try OncedBinary.run(["apply", "--strict"] + dataSet.arguments, input: Data(input.utf8))
+        let run = try await OncedBinary.run(["apply", "--strict"] + dataSet.arguments, input: Data(input.utf8))
         #expect(run.status != 0)
         #expect(run.lines.count == 2)
         let engine = Engine(store: try await dataSet.open())
@@ -84,8 +84,8 @@ import Testing
         try await engine.close()
     }
 
-    @Test func unopenableDatabaseIsAOneLineError() throws {
-        let run = try OncedBinary.run(["apply", "--db", "/nonexistent-dir/x/o.db"])
+    @Test func unopenableDatabaseIsAOneLineError() async throws {
+        let run = try await OncedBinary.run(["apply", "--db", "/nonexistent-dir/x/o.db"])
         #expect(run.status != 0)
         #expect(run.stderr.contains("cannot open"))
     }
@@ -100,8 +100,8 @@ import Testing
         (["serve", "--postgres", "postgres://u@h/db", "--synchronous", "normal"], "SQLite setting"),
         (["keys", "create", "FY12345678", "--postgres", "postgres://u@127.0.0.1:1/db?sslmode=disable"], "cannot open postgres://u@127.0.0.1:1/db"),
     ])
-    func badPostgresURLs(arguments: [String], expected: String) throws {
-        let run = try OncedBinary.run(arguments)
+    func badPostgresURLs(arguments: [String], expected: String) async throws {
+        let run = try await OncedBinary.run(arguments)
         #expect(run.status != 0)
         #expect(run.stderr.contains(expected), "\(run.stderr)")
         #expect(!run.stderr.contains("Fatal error"))
@@ -112,7 +112,7 @@ import Testing
     func libraryReadsWhatApplyWrote(store: TestDataSet.Kind) async throws {
         let dataSet = try await TestDataSet.fresh(store)
         let input = applyLine("XXXXXXXX", #""$once": {"plan": "pro", "signup": "2020-10-01", "ltv": 20.34}"#)
-        let run = try OncedBinary.run(["apply"] + dataSet.arguments, input: Data(input.utf8))
+        let run = try await OncedBinary.run(["apply"] + dataSet.arguments, input: Data(input.utf8))
         #expect(run.status == 0)
         let engine = Engine(store: try await dataSet.open())
         let namespace = Namespace(workspace: "FY12345678", version: .live)

@@ -18,7 +18,7 @@ import Testing
         }
         feeder.start()
         var acknowledged: [(line: Int64, requestID: UUID)] = []
-        while acknowledged.count < 500, let line = child.readLine() {
+        while acknowledged.count < 500, let line = try await child.nextLine() {
             let output = try parseOutput(line)
             guard case .integer(let number)? = output["line"],
                   let id = output["request_id"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
@@ -27,7 +27,7 @@ import Testing
             }
             acknowledged.append((number, id))
         }
-        child.kill()
+        try await child.kill()
         #expect(acknowledged.count == 500)
 
         let engine = Engine(store: try await dataSet.open())
@@ -58,9 +58,11 @@ import Testing
             }
             return Data(lines.utf8)
         }
-        let runs = [0, 1].map { process in ThreadBox { try! OncedBinary.run(["apply"] + dataSet.arguments, input: input(process)) } }
+        async let first = OncedBinary.run(["apply"] + dataSet.arguments, input: input(0))
+        async let second = OncedBinary.run(["apply"] + dataSet.arguments, input: input(1))
+        let runs = try await [first, second]
         var winners: [String: Int] = [:]  // "profile/property" -> winning process
-        for (process, run) in runs.map(\.value).enumerated() {
+        for (process, run) in runs.enumerated() {
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.lines.count == 500)
             for line in run.lines {

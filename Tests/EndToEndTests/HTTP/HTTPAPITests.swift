@@ -212,7 +212,7 @@ import Testing
     func persistentKeys(store: TestDataSet.Kind) async throws {
         let directory = TemporaryDirectory()
         let dataSet = try await TestDataSet.fresh(store, in: directory)
-        let create = try OncedBinary.run(["keys", "create", Daemon.workspace] + dataSet.arguments)
+        let create = try await OncedBinary.run(["keys", "create", Daemon.workspace] + dataSet.arguments)
         #expect(create.status == 0)
         let key = create.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(key.hasPrefix("onced_"))
@@ -225,7 +225,7 @@ import Testing
             #expect(!dump.contains(key), "the key itself must never be stored")
         }
 
-        let daemon = try Daemon(directory: directory, store: dataSet.arguments)
+        let daemon = try await Daemon.start(directory: directory, store: dataSet.arguments)
         #expect(try await daemon.post("\(Self.base)/profiles/properties/set", #"{"$set": {"a": 1}, "distinct_id": "k"}"#, key: key).status == 202)
         #expect(try await daemon.get("/v1/\(Daemon.otherWorkspace)/live/profiles/k", key: key).status == 401)
     }

@@ -14,7 +14,7 @@ import Testing
     @Test func twoDaemonsOnePostgres() async throws {
         let dataSet = try await TestDataSet.fresh(.postgres)
         try await dataSet.open().close()  // the schema, before the race
-        let daemons = [try Daemon(store: dataSet.arguments), try Daemon(store: dataSet.arguments)]
+        let daemons = [try await Daemon.start(store: dataSet.arguments), try await Daemon.start(store: dataSet.arguments)]
         let profiles = (0..<100).map { "p\($0)" }
 
         // Each client sends 10 batches of 10 profiles, in its own order.
@@ -80,7 +80,7 @@ import Testing
     @Test func postgresRestartUnderLoad() async throws {
         let cluster = try PostgresCluster()
         let url = try await TestPostgres.newDatabase(on: PostgresURL(cluster.url))
-        let daemon = try Daemon(store: ["--postgres", url])
+        let daemon = try await Daemon.start(store: ["--postgres", url])
         let tally = Tally()
         let load = Task {
             await withTaskGroup(of: Void.self) { group in

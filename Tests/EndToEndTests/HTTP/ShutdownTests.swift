@@ -12,7 +12,7 @@ import Testing
     @Test(arguments: TestDataSet.Kind.allCases)
     func noAcknowledgedWriteIsLostOnSIGTERM(store: TestDataSet.Kind) async throws {
         let dataSet = try await TestDataSet.fresh(store)
-        let daemon = try Daemon(directory: dataSet.directory, store: dataSet.arguments)
+        let daemon = try await Daemon.start(directory: dataSet.directory, store: dataSet.arguments)
         let acknowledged = Acknowledged()
         let load = Task {
             await withTaskGroup(of: Void.self) { group in
@@ -29,7 +29,7 @@ import Testing
             }
         }
         while acknowledged.ids.withLock({ $0.count }) < 300 { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(daemon.terminate() == 0)
+        #expect(try await daemon.terminate() == 0)
         await load.value
         let ids = acknowledged.ids.withLock { $0 }
         let reopened = try await dataSet.open()
@@ -42,7 +42,7 @@ import Testing
 
     /// SIGHUP asks for a reload; it must never stop the daemon, with or without rules.
     @Test func sighupDoesNotStopTheDaemon() async throws {
-        let daemon = try Daemon()
+        let daemon = try await Daemon.start()
         kill(daemon.process.processIdentifier, SIGHUP)
         try await Task.sleep(for: .milliseconds(300))
         #expect(daemon.process.isRunning)

@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func slowlorisAndIdleConnectionsAreClosed() async throws {
-        let daemon = try Daemon(arguments: ["--idle-timeout", "1"])
+        let daemon = try await Daemon.start(arguments: ["--idle-timeout", "1"])
         // A request that never finishes its headers, and a connection that never says anything.
         let slow = try Self.connect(daemon.port)
         let idle = try Self.connect(daemon.port)
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func hugeHeadersAreRefused() async throws {
-        let daemon = try Daemon()
+        let daemon = try await Daemon.start()
         let reply = try? await daemon.request("GET", "/health", key: nil, headers: ["X-Huge": String(repeating: "h", count: 200_000)])
         #expect(reply == nil || reply!.status >= 400)
         #expect(try await daemon.get("/health", key: nil).status == 200)

@@ -10,44 +10,44 @@ import Testing
         return directory
     }
 
-    @Test func checkAndTestTheShippedRules() throws {
-        let check = try OncedBinary.run(["rules", "check", OncedBinary.shippedRules])
+    @Test func checkAndTestTheShippedRules() async throws {
+        let check = try await OncedBinary.run(["rules", "check", OncedBinary.shippedRules])
         #expect(check.status == 0, "\(check.stderr)")
         #expect(check.stdout.contains("rules loaded"))
-        let test = try OncedBinary.run(["rules", "test", OncedBinary.shippedRules])
+        let test = try await OncedBinary.run(["rules", "test", OncedBinary.shippedRules])
         #expect(test.status == 0, "\(test.stdout)")
         #expect(test.lines.last?.hasSuffix(" passed, 0 failed") == true)
     }
 
-    @Test func checkReportsFileAndLine() throws {
+    @Test func checkReportsFileAndLine() async throws {
         let directory = try rulesDirectory(["10-ok.lua": "return { property = function() end }",
                                             "20-bad.lua": "return {\n  property = function(\n}"])
-        let run = try OncedBinary.run(["rules", "check", directory.url.path])
+        let run = try await OncedBinary.run(["rules", "check", directory.url.path])
         #expect(run.status != 0)
         #expect(run.stderr.contains(directory.path("20-bad.lua") + ":3:"), "\(run.stderr)")
         #expect(!run.stderr.contains("10-ok.lua"))
     }
 
-    @Test func testReportsFailures() throws {
+    @Test func testReportsFailures() async throws {
         let directory = try rulesDirectory(["t.lua": """
             return {
               property = function(name, value) return value * 2 end,
               tests = { { input = { n = 2 }, expect = { n = 4 } }, { input = { n = 2 }, expect = { n = 5 } } },
             }
             """])
-        let run = try OncedBinary.run(["rules", "test", directory.url.path])
+        let run = try await OncedBinary.run(["rules", "test", directory.url.path])
         #expect(run.status != 0)
         #expect(run.stdout.contains(#"t.lua: test 2: expected {"n":5}, got {"n":4}"#), "\(run.stdout)")
         #expect(run.lines.last == "1 passed, 1 failed")
     }
 
-    @Test func applyWithTheShippedRules() throws {
+    @Test func applyWithTheShippedRules() async throws {
         let directory = TemporaryDirectory()
         let input = [
             applyLine("u1", #""$once": {"Email": " Ada@Example.COM ", "signup_date": "01/10/2020", "cohort": "Cohort A", "plan": "Gold"}"#),
             applyLine("u1", #""$set": {"cohort": "not a cohort!"}"#),
         ].joined(separator: "\n")
-        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db"), "--rules", OncedBinary.shippedRules], input: Data(input.utf8))
+        let run = try await OncedBinary.run(["apply", "--db", directory.path("o.db"), "--rules", OncedBinary.shippedRules], input: Data(input.utf8))
         #expect(run.status == 0, "\(run.stderr)")
         let first = try parseOutput(run.lines[0])
         guard case .array(let results)? = first["results"], let properties = results.first?.objectValue?["properties"]?.objectValue else {
@@ -60,10 +60,10 @@ import Testing
         #expect(run.lines[1].contains("cohort names must match"))
     }
 
-    @Test func applyReportsRequestRejections() throws {
+    @Test func applyReportsRequestRejections() async throws {
         let rules = try rulesDirectory(["gate.lua": "return { name = 'gate', request = function(req) return once.reject('closed') end }"])
         let directory = TemporaryDirectory()
-        let run = try OncedBinary.run(["apply", "--db", directory.path("o.db"), "--rules", rules.url.path],
+        let run = try await OncedBinary.run(["apply", "--db", directory.path("o.db"), "--rules", rules.url.path],
                                       input: Data(applyLine("u", #""$set": {"a": 1}"#).utf8))
         #expect(run.status == 0)
         let error = try #require(try parseOutput(run.lines[0])["error"]?.objectValue)
@@ -72,15 +72,15 @@ import Testing
         #expect(error["reason"] == .string("closed"))
     }
 
-    @Test func applyRefusesABrokenRulesDirectory() throws {
+    @Test func applyRefusesABrokenRulesDirectory() async throws {
         let rules = try rulesDirectory(["x.lua": "return 1"])
-        let run = try OncedBinary.run(["apply", "--rules", rules.url.path])
+        let run = try await OncedBinary.run(["apply", "--rules", rules.url.path])
         #expect(run.status != 0)
         #expect(run.stderr.contains("x.lua: a rule file must return a table"))
     }
 
-    @Test func helpListsTheSubcommands() throws {
-        let run = try OncedBinary.run(["--help"])
+    @Test func helpListsTheSubcommands() async throws {
+        let run = try await OncedBinary.run(["--help"])
         #expect(run.stdout.contains("apply"))
         #expect(run.stdout.contains("rules"))
     }

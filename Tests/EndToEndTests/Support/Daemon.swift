@@ -20,11 +20,16 @@ final class Daemon: @unchecked Sendable {
     static func start(_ kind: TestDataSet.Kind, arguments: [String] = [],
                       directory: TemporaryDirectory = TemporaryDirectory()) async throws -> Daemon {
         let dataSet = try await TestDataSet.fresh(kind, in: directory)
-        return try Daemon(arguments: arguments, directory: directory, store: dataSet.arguments)
+        return try await start(arguments: arguments, directory: directory, store: dataSet.arguments)
     }
 
     /// Starts the daemon on `store` (store options; a fresh SQLite file by default) and waits until it listens.
-    init(arguments: [String] = [], directory: TemporaryDirectory = TemporaryDirectory(), store: [String]? = nil) throws {
+    static func start(arguments: [String] = [], directory: TemporaryDirectory = TemporaryDirectory(),
+                      store: [String]? = nil) async throws -> Daemon {
+        try await offload { try Daemon(arguments: arguments, directory: directory, store: store) }
+    }
+
+    private init(arguments: [String], directory: TemporaryDirectory, store: [String]?) throws {
         self.directory = directory
         signal(SIGPIPE, SIG_IGN)
         process.executableURL = OncedBinary.url
@@ -82,9 +87,9 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    func terminate() -> Int32 {
+    func terminate() async throws -> Int32 {
         process.terminate()
-        process.waitUntilExit()
+        try await offload { self.process.waitUntilExit() }
         return process.terminationStatus
     }
 

@@ -26,9 +26,14 @@ enum OncedBinary {
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    /// Runs `onced` to completion with `input` on stdin.
+    /// Runs `onced` to completion with `input` on stdin (off the cooperative pool).
     static func run(_ arguments: [String], input: Data = Data(), directory: URL? = nil,
-                    environment: [String: String] = [:]) throws -> Run {
+                    environment: [String: String] = [:]) async throws -> Run {
+        try await offload { try runBlocking(arguments, input: input, directory: directory, environment: environment) }
+    }
+
+    private static func runBlocking(_ arguments: [String], input: Data, directory: URL?,
+                                    environment: [String: String]) throws -> Run {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -101,8 +106,12 @@ final class OncedProcess: @unchecked Sendable {
         try? stdin.fileHandleForWriting.close()
     }
 
-    /// The next line of output, or nil at end of output.
-    func readLine() -> String? {
+    /// The next line of output, or nil at end of output (off the cooperative pool).
+    func nextLine() async throws -> String? {
+        try await offload { self.readLine() }
+    }
+
+    private func readLine() -> String? {
         while true {
             if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
@@ -115,13 +124,13 @@ final class OncedProcess: @unchecked Sendable {
         }
     }
 
-    func kill() {
+    func kill() async throws {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        try await offload { self.process.waitUntilExit() }
     }
 
-    func wait() -> Int32 {
-        process.waitUntilExit()
+    func wait() async throws -> Int32 {
+        try await offload { self.process.waitUntilExit() }
         return process.terminationStatus
     }
 }
