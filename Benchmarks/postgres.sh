@@ -6,7 +6,7 @@
 # one 5-row statement per transaction, and five 1-row statements — at -c 8.
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ -z "${ONCED_TEST_POSTGRES_URL:-}" ]; then exec ../scripts/with-postgres "$0" "$@"; fi
+if [ -z "${ONCED_TEST_POSTGRES_URL:-}" ]; then exec ../scripts/with-postgres "$(pwd)/$(basename "$0")" "$@"; fi
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
 (cd .. && swift build -c release --product onced >/dev/null)
 work=$(mktemp -d)
@@ -42,8 +42,9 @@ url=$(fresh_db bench_two)
 serve "$url" 18482
 serve "$url" 18483
 wrk -t1 -c32 -d"${seconds}s" --latency -s wrk-set-once.lua http://127.0.0.1:18482 > "$work/two-a.txt" &
+wrk_pid=$!
 wrk -t1 -c32 -d"${seconds}s" --latency -s wrk-set-once.lua http://127.0.0.1:18483 > "$work/two-b.txt"
-wait %1 2>/dev/null || true
+wait $wrk_pid
 kill -TERM "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true; pids=()
 two=$(awk -v a="$(rps "$work/two-a.txt")" -v b="$(rps "$work/two-b.txt")" 'BEGIN { print a + b }')
 
