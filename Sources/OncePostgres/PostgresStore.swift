@@ -7,8 +7,11 @@ import PostgresNIO
 /// The store for many processes: any number of `onced` daemons and `apply`
 /// runs share one PostgreSQL (or PostgreSQL-compatible) database.
 ///
-/// Writes go through a ``GroupCommit`` on one dedicated connection: the
-/// requests queued meanwhile share one transaction and one commit. A conflict
+/// Writes go through ``Options/writers`` group commits, each on a dedicated
+/// connection: the requests queued on one meanwhile share one transaction and
+/// one commit, and the writers overlap their round trips to the server. A
+/// request goes to the writer its first profile hashes to, so one profile's
+/// writes from this process stay in order and never contend with each other. A conflict
 /// with another process (serialization failure, deadlock) runs the batch
 /// again; a request whose own statement fails is committed alone so it fails
 /// alone; a lost connection fails the batch with ``StoreError/unavailable``
@@ -25,6 +28,8 @@ public final class PostgresStore: ProfileStore, KeyStore {
         public var maxBatch = 256
         /// Times a batch runs before a conflict with other writers fails it.
         public var maxAttempts = 8
+        /// Writer connections, each committing its own batches.
+        public var writers = 4
         /// Pooled connections for reads.
         public var readConnections = 8
         /// The defaults above.
@@ -33,42 +38,47 @@ public final class PostgresStore: ProfileStore, KeyStore {
 
     private let client: PostgresClient
     private let clientTask: Task<Void, Never>
-    private let committer: GroupCommit<PreparedRequest, RequestRecord>
-    private let writer: WriterBox
+    private let committers: [GroupCommit<PreparedRequest, RequestRecord>]
+    private let writers: [WriterBox]
     private let logger: Logger
     private let options: Options
 
     /// Connects, applies the schema migrations this database lacks, and opens the pool.
     public static func open(_ url: PostgresURL, options: Options = Options(),
                             logger: Logger = Logger(label: "onced.postgres")) async throws -> PostgresStore {
-        let session = PostgresSession(configuration: try url.connectionConfiguration(connectTimeout: options.connectTimeout),
-                                      queryTimeout: options.queryTimeout, logger: logger)
+        let configuration = try url.connectionConfiguration(connectTimeout: options.connectTimeout)
+        let writers = (0..<max(1, options.writers)).map { _ in
+            WriterBox(PostgresSession(configuration: configuration, queryTimeout: options.queryTimeout, logger: logger))
+        }
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .notice)  // the pool reports every failed connect at info
         let client = PostgresClient(configuration: try url.clientConfiguration(connectTimeout: options.connectTimeout,
                                                                                maxConnections: options.readConnections),
                                     backgroundLogger: poolLogger)
-        let writer = WriterBox(session)
-        try await writer.perform { try PostgresSchema.migrate($0) }
-        return PostgresStore(client: client, writer: writer, options: options, logger: logger)
+        try await writers[0].perform { try PostgresSchema.migrate($0) }
+        return PostgresStore(client: client, writers: writers, options: options, logger: logger)
     }
 
-    private init(client: PostgresClient, writer: WriterBox, options: Options, logger: Logger) {
+    private init(client: PostgresClient, writers: [WriterBox], options: Options, logger: Logger) {
         self.client = client
         self.clientTask = Task { await client.run() }
-        self.writer = writer
+        self.writers = writers
         self.logger = logger
         self.options = options
         let cache = TypeCache()
-        committer = GroupCommit(label: "onced.postgres.commit", maxBatch: options.maxBatch,
-                                onBatch: { EngineMetrics.commitBatchSize.record($0) }) { batch in
-            BatchCommit(session: writer.session, cache: cache, maxAttempts: options.maxAttempts, logger: logger).run(batch)
+        committers = writers.enumerated().map { index, writer in
+            GroupCommit(label: "onced.postgres.commit.\(index)", maxBatch: options.maxBatch,
+                        onBatch: { EngineMetrics.commitBatchSize.record($0) }) { batch in
+                BatchCommit(session: writer.session, cache: cache, maxAttempts: options.maxAttempts, logger: logger).run(batch)
+            }
         }
     }
 
-    /// Queues the request for the next group commit; returns once it is committed.
+    /// Queues the request for its writer's next group commit; returns once it is committed.
     public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
-        try await committer.submit(request)
+        var hasher = Hasher()
+        hasher.combine(request.elements.first?.distinctID)
+        return try await committers[Int(UInt(bitPattern: hasher.finalize()) % UInt(committers.count))].submit(request)
     }
 
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
@@ -144,8 +154,8 @@ public final class PostgresStore: ProfileStore, KeyStore {
 
     /// Commits what is queued, then closes every connection.
     public func close() async throws {
-        await committer.close()
-        try await writer.perform { $0.close() }
+        for committer in committers { await committer.close() }
+        for writer in writers { try await writer.perform { $0.close() } }
         clientTask.cancel()
         await clientTask.value
     }

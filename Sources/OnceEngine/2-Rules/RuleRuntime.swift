@@ -74,16 +74,23 @@ public final class RuleRuntime: Sendable {
         }
     }
 
-    /// Reloads whenever a `*.lua` file of the directory is added, removed or changed.
-    /// Polls, so it works the same on every file system; the task ends when cancelled.
-    public func watch(every interval: Duration = .milliseconds(250)) -> Task<Void, Never> {
-        Task.detached { [self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+    /// Reloads whenever a `*.lua` file of the directory is added, removed or changed,
+    /// until the returned watch is cancelled. Polls, so it works the same on every
+    /// file system, from a thread of its own: a busy cooperative pool (every request
+    /// runs its rules there) must not delay a reload.
+    public func watch(every interval: Duration = .milliseconds(250)) -> RuleWatch {
+        let watch = RuleWatch()
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let thread = Thread { [self] in
+            while !watch.isCancelled {
+                Thread.sleep(forTimeInterval: seconds)
                 let seen = state.withLock { $0.fingerprint }
-                if Self.fingerprint(of: directory) != seen { reload() }
+                if !watch.isCancelled, Self.fingerprint(of: directory) != seen { reload() }
             }
         }
+        thread.name = "onced.rules.watch"
+        thread.start()
+        return watch
     }
 
     private static func compile(directory: String, limits: RuleLimits, generation: Int, stats: RuleStats) throws(RuleSetError) -> RuleSet {
@@ -107,5 +114,17 @@ public final class RuleRuntime: Sendable {
             let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
             return "\(name):\(size):\(modified)"
         }
+    }
+}
+
+/// A running ``RuleRuntime/watch(every:)``; it stops within one interval of ``cancel()``.
+public final class RuleWatch: Sendable {
+    private let cancelled = Mutex(false)
+
+    var isCancelled: Bool { cancelled.withLock { $0 } }
+
+    /// Stops watching.
+    public func cancel() {
+        cancelled.withLock { $0 = true }
     }
 }
