@@ -160,14 +160,21 @@ public final class PostgresStore: ProfileStore, KeyStore {
         await clientTask.value
     }
 
-    /// One pooled query under the query deadline; a lost server reads as ``StoreError/unavailable``.
+    /// One pooled query under the query deadline. A server error stays itself and
+    /// unreadable data is ``StoreError/corrupt``; anything else (the server or the
+    /// pool cannot be reached) reads as ``StoreError/unavailable``.
     private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
         let (client, logger) = (self.client, self.logger)
         do {
             return try await Deadline.run(options.queryTimeout) { try await body(client, logger) }
-        } catch let error as PSQLError {
+        } catch let error as StoreError {
+            throw error
+        } catch let error as PostgresDecodingError {
+            throw StoreError.corrupt("\(error)")
+        } catch {
             let failure = PostgresFailure(error, connectionLost: false)
-            if failure.kind == .statement { throw error }
+            if failure.kind == .statement { throw failure }
+            logger.warning("PostgreSQL read failed: \(String(reflecting: error))")
             throw StoreError.unavailable(failure.description)
         }
     }

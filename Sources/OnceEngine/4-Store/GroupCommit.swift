@@ -8,7 +8,10 @@ import Synchronization
 /// pool): it takes everything queued, commits it as one batch, resumes each
 /// submitter with its own result, and repeats while more arrived during the
 /// commit. A lone submitter commits at once; under load batches grow by
-/// themselves, bounded by `maxBatch`.
+/// themselves, bounded by `maxBatch`. The queue itself is bounded by
+/// `maxPending`: beyond it a submission fails at once with
+/// ``StoreError/overloaded``, so a load the store cannot take costs callers a
+/// quick refusal (HTTP 503) instead of growing memory and latency without end.
 package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     /// Commits a batch; returns one result per job, in order. Runs on the drain queue only.
     package typealias Commit = @Sendable ([Job]) -> [Result<Output, any Error>]
@@ -29,31 +32,35 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     private let state = Mutex(State())
     private let queue: DispatchQueue
     private let maxBatch: Int
+    private let maxPending: Int
     private let commit: Commit
     /// Called after each batch with its size, for metrics.
     private let onBatch: @Sendable (Int) -> Void
 
-    package init(label: String, maxBatch: Int = 1024, onBatch: @escaping @Sendable (Int) -> Void = { _ in }, commit: @escaping Commit) {
+    package init(label: String, maxBatch: Int = 1024, maxPending: Int = 8192,
+                 onBatch: @escaping @Sendable (Int) -> Void = { _ in }, commit: @escaping Commit) {
         self.queue = DispatchQueue(label: label, qos: .userInitiated)
         self.maxBatch = maxBatch
+        self.maxPending = maxPending
         self.commit = commit
         self.onBatch = onBatch
     }
 
     package func submit(_ job: Job) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            let startDrain: Bool? = state.withLock { state in
-                if state.closed { return nil }
+            let startDrain: Result<Bool, StoreError> = state.withLock { state in
+                if state.closed { return .failure(.closed) }
+                if state.pending.count >= maxPending { return .failure(.overloaded) }
                 state.pending.append(Waiter(job: job, continuation: continuation))
                 state.accepted += 1
-                if state.draining { return false }
+                if state.draining { return .success(false) }
                 state.draining = true
-                return true
+                return .success(true)
             }
             switch startDrain {
-            case nil: continuation.resume(throwing: StoreError.closed)
-            case true?: queue.async { self.drain() }
-            case false?: break
+            case .failure(let error): continuation.resume(throwing: error)
+            case .success(true): queue.async { self.drain() }
+            case .success(false): break
             }
         }
     }

@@ -56,6 +56,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// The store's server cannot be reached now; nothing of the request was
     /// acknowledged. Worth retrying later.
     case unavailable(String)
+    /// More requests are waiting for a commit than the store queues; nothing of
+    /// this one was applied. Worth retrying after a pause.
+    case overloaded
 
     /// A one-line explanation.
     public var description: String {
@@ -63,6 +66,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .closed: "the store is closed"
         case .corrupt(let detail): "unexpected data in the store: \(detail)"
         case .unavailable(let detail): "the store is unavailable: \(detail)"
+        case .overloaded: "too many requests are waiting for a commit"
         }
     }
 }

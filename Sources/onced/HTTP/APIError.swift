@@ -31,6 +31,9 @@ struct APIError: HTTPResponseError {
             return APIError(status: error.status, code: error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
                             message: error.body ?? error.status.reasonPhrase)
         case StoreError.closed: return APIError(status: .serviceUnavailable, code: "unavailable", message: "shutting down", retryAfter: 1)
+        case StoreError.overloaded:
+            return APIError(status: .serviceUnavailable, code: "overloaded",
+                            message: "too many requests are waiting; the request was not applied", retryAfter: 1)
         case StoreError.unavailable:
             return APIError(status: .serviceUnavailable, code: "unavailable",
                             message: "the database is unreachable; the request was not applied", retryAfter: 1)

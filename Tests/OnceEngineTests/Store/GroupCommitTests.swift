@@ -47,4 +47,27 @@ import Testing
         for (job, task) in pending.enumerated() { #expect(try await task.value == job) }
         await #expect(throws: StoreError.self) { try await commit.submit(9) }
     }
+
+    /// A full queue refuses at once instead of growing; it accepts again once drained.
+    @Test func aFullQueueRefusesNewJobs() async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let first = Mutex(true)
+        let commit = GroupCommit<Int, Int>(label: "test", maxPending: 3) { jobs in
+            if first.withLock({ isFirst in defer { isFirst = false }; return isFirst }) {
+                entered.signal()
+                gate.wait()
+            }
+            return jobs.map { .success($0) }
+        }
+        let blocker = Task { try await commit.submit(0) }
+        try await offload { entered.wait() }
+        let queued = (1...3).map { job in Task { try await commit.submit(job) } }
+        while commit.pendingCount < 3 { try await Task.sleep(for: .milliseconds(1)) }
+        await #expect(throws: StoreError.self) { try await commit.submit(4) }
+        gate.signal()
+        #expect(try await blocker.value == 0)
+        for (index, task) in queued.enumerated() { #expect(try await task.value == index + 1) }
+        #expect(try await commit.submit(5) == 5)
+    }
 }
