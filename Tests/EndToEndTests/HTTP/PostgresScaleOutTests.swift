@@ -74,9 +74,9 @@ import Testing
         let state = Mutex(State())
     }
 
-    /// PostgreSQL restarts in the middle of a load: requests meanwhile fail
-    /// cleanly (503 with Retry-After), every acknowledged write is present
-    /// afterwards, and the daemon serves again without being restarted.
+    /// PostgreSQL crashes and restarts in the middle of a load: requests
+    /// meanwhile fail cleanly (503 with Retry-After), every acknowledged write
+    /// is present afterwards, and the daemon serves again without being restarted.
     @Test func postgresRestartUnderLoad() async throws {
         let cluster = try PostgresCluster()
         let url = try await TestPostgres.newDatabase(on: PostgresURL(cluster.url))
