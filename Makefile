@@ -24,9 +24,14 @@ run: build
 
 # The suite runs every store-level and end-to-end test on SQLite and on a
 # throwaway PostgreSQL cluster that scripts/with-postgres starts and removes.
+# The load tests (two daemons, a PostgreSQL crash under load, reloads under
+# load with their 2 s bound) run after the rest, one suite at a time, so
+# they load the product rather than a machine already full of other tests.
+LOAD_SUITES := PostgresScaleOutTests ReloadTests
 test: deps
 	swift build --build-tests
-	scripts/with-postgres swift test --skip-build
+	scripts/with-postgres sh -c 'swift test --skip-build $(foreach s,$(LOAD_SUITES),--skip $(s)) 		$(foreach s,$(LOAD_SUITES),&& swift test --skip-build --filter $(s))'
+
 
 bench: deps
 	Benchmarks/run.sh

@@ -40,8 +40,7 @@ final class PostgresSession {
     func run(_ sql: String, binds: PostgresBindings) throws -> PostgresQueryResult {
         let connection = try open()
         let deadline = connection.eventLoop.scheduleTask(in: queryTimeout) {
-            let closing: EventLoopFuture<Void> = connection.close()  // fails the query below; the connection is replaced
-            closing.whenComplete { _ in }
+            Self.discard(connection)  // fails the query below; the connection is replaced
         }
         defer { deadline.cancel() }
         do {
@@ -50,7 +49,7 @@ final class PostgresSession {
             let failure = PostgresFailure(error, connectionLost: connection.isClosed)
             if failure.kind == .unavailable {
                 logger.warning("PostgreSQL call failed: \(String(reflecting: error))")
-                connection.close().whenComplete { _ in }  // its state is unknown: start afresh
+                Self.discard(connection)  // its state is unknown: start afresh
                 self.connection = nil
             }
             throw failure
@@ -81,7 +80,7 @@ final class PostgresSession {
                 connection.query(PostgresQuery(unsafeSQL: "SET lock_timeout = \(lockTimeout)"), logger: logger)
                     .map { _ in connection }
                     .flatMapErrorThrowing { error in
-                        connection.close().whenComplete { _ in }
+                        Self.discard(connection)
                         throw error
                     }
             }
@@ -89,7 +88,7 @@ final class PostgresSession {
             // The connect timeout covers TCP only: a server that accepts and then
             // stalls during start-up must not hold the writer either.
             let opened = try Self.wait(for: opening, within: configuration.options.connectTimeout + queryTimeout) { late in
-                late.close().whenComplete { _ in }
+                Self.discard(late)
             }
             connection = opened
             backoff = .milliseconds(50)
@@ -100,6 +99,13 @@ final class PostgresSession {
             logger.warning("cannot connect to PostgreSQL: \(String(reflecting: error))")
             throw PostgresFailure.unavailable("cannot connect to PostgreSQL")
         }
+    }
+
+    /// Closes a connection we are done with, holding it until the close completes:
+    /// postgres-nio asserts that a connection is closed before it deinitializes.
+    private static func discard(_ connection: PostgresConnection) {
+        let closing: EventLoopFuture<Void> = connection.close()
+        closing.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     /// Waits for `future` at most `timeout`; a value that arrives later goes to `discard`.

@@ -83,14 +83,14 @@ public final class PostgresStore: ProfileStore, KeyStore {
 
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         let (workspace, version) = (namespace.workspace, namespace.version.rawValue)
-        let times = try await read { client, logger in
+        let times = try await pooled { client, logger in
             try await client.query("""
                 SELECT created_at, updated_at FROM profiles WHERE workspace = \(workspace) AND version = \(version)
                 AND distinct_id = \(distinctID)
                 """, logger: logger).collect().first?.decode((Int64, Int64).self)
         }
         guard let times else { return nil }
-        let rows = try await read { client, logger in
+        let rows = try await pooled { client, logger in
             try await client.query(PostgresQuery(unsafeSQL: """
                 SELECT name, \(PostgresValue.selectColumns) FROM properties
                 WHERE workspace = $1 AND version = $2 AND distinct_id = $3 ORDER BY name COLLATE "C"
@@ -106,38 +106,31 @@ public final class PostgresStore: ProfileStore, KeyStore {
 
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
         let (workspace, version, id) = (namespace.workspace, namespace.version.rawValue, requestID.uuidString.lowercased())
-        let stored = try await read { client, logger in
+        let stored = try await pooled { client, logger in
             try await client.query("""
                 SELECT received_at, results FROM requests WHERE workspace = \(workspace) AND version = \(version) AND id = \(id)
                 """, logger: logger).collect().first?.decode((Int64, String).self)
         }
         guard let stored else { return nil }
-        guard case .array(let entries) = try JSONParser.parse(stored.1) else {
-            throw StoreError.corrupt("request record is not a JSON array")
-        }
-        return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: stored.0),
-                             results: try entries.map { try OpResult(json: $0) })
+        return try RequestRecord(id: requestID, receivedAtMilliseconds: stored.0, storedResults: stored.1)
     }
 
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
         let (workspace, version) = (namespace.workspace, namespace.version.rawValue)
-        let rows = try await read { client, logger in
+        let rows = try await pooled { client, logger in
             try await client.query("""
                 SELECT name, type FROM property_types WHERE workspace = \(workspace) AND version = \(version)
                 """, logger: logger).collect().map { try $0.decode((String, String).self) }
         }
         var types: [String: PropertyType] = [:]
-        for (name, typeName) in rows {
-            guard let type = PropertyType(rawValue: typeName) else { throw StoreError.corrupt("unknown type \(typeName)") }
-            types[name] = type
-        }
+        for (name, typeName) in rows { types[name] = try PropertyType(stored: typeName) }
         return types
     }
 
     /// Stores a key hash (at once, outside the group commit: keys are rare).
     public func addKey(hash: String, workspace: String) async throws {
         let now = Date().epochMilliseconds
-        try await read { client, logger in
+        try await pooled { client, logger in
             try await client.query("""
                 INSERT INTO api_keys (key_hash, workspace, created_at) VALUES (\(hash), \(workspace), \(now))
                 """, logger: logger)
@@ -146,7 +139,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
     }
 
     public func workspace(forKeyHash hash: String) async throws -> String? {
-        try await read { client, logger in
+        try await pooled { client, logger in
             try await client.query("SELECT workspace FROM api_keys WHERE key_hash = \(hash)", logger: logger)
                 .collect().first?.decode(String.self)
         }
@@ -163,7 +156,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
     /// One pooled query under the query deadline. A server error stays itself and
     /// unreadable data is ``StoreError/corrupt``; anything else (the server or the
     /// pool cannot be reached) reads as ``StoreError/unavailable``.
-    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
+    private func pooled<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
         let (client, logger) = (self.client, self.logger)
         do {
             return try await Deadline.run(options.queryTimeout) { try await body(client, logger) }

@@ -34,7 +34,7 @@ struct PostgresTransaction: StoreTransaction {
         }
         let rows = try run(Self.selectType, name).rows
         guard let stored = try rows.first?.decode(String.self) else { return nil }
-        guard let type = PropertyType(rawValue: stored) else { throw StoreError.corrupt("unknown type \(stored)") }
+        let type = try PropertyType(stored: stored)
         learned[key] = type
         return type
     }

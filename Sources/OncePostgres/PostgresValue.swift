@@ -42,8 +42,7 @@ enum PostgresValue {
     /// Reads the columns of ``selectColumns``.
     static func read(_ columns: (String, String?, String?, Bool?, Int64?, String?)) throws -> PropertyValue {
         let (typeName, text, number, fractional, instant, list) = columns
-        guard let type = PropertyType(rawValue: typeName) else { throw StoreError.corrupt("unknown type \(typeName)") }
-        switch type {
+        switch try PropertyType(stored: typeName) {
         case .string:
             guard let text else { throw StoreError.corrupt("string without text") }
             return .string(text)

@@ -51,6 +51,26 @@ extension RequestRecord {
     }
 }
 
+extension RequestRecord {
+    /// A record as stores keep it: the time in epoch milliseconds and the
+    /// `results` array in the JSON form of ``OpResult/json``.
+    package init(id: UUID, receivedAtMilliseconds: Int64, storedResults: String) throws {
+        guard case .array(let entries) = try JSONParser.parse(storedResults) else {
+            throw StoreError.corrupt("request record is not a JSON array")
+        }
+        self.init(id: id, receivedAt: Date(epochMilliseconds: receivedAtMilliseconds),
+                  results: try entries.map { try OpResult(json: $0) })
+    }
+}
+
+extension PropertyType {
+    /// A type name read back from a store.
+    package init(stored name: String) throws {
+        guard let type = PropertyType(rawValue: name) else { throw StoreError.corrupt("unknown type \(name)") }
+        self = type
+    }
+}
+
 extension Date {
     package var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
 

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// Several daemons on one PostgreSQL, and PostgreSQL going away under load.
-@Suite struct PostgresScaleOutTests {
+@Suite(.serialized) struct PostgresScaleOutTests {
     static let base = "/v1/\(Daemon.workspace)/live"
 
     /// 32 clients set-once the same properties of the same 100 profiles through

@@ -134,11 +134,7 @@ public final class SQLiteStore: ProfileStore {
                 .map { ($0[0], $0[1]) }
         }
         guard let stored else { return nil }
-        guard case .array(let entries) = try JSONParser.parse(stored.results) else {
-            throw StoreError.corrupt("request record is not a JSON array")
-        }
-        return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: stored.receivedAt),
-                             results: try entries.map { try OpResult(json: $0) })
+        return try RequestRecord(id: requestID, receivedAtMilliseconds: stored.receivedAt, storedResults: stored.results)
     }
 
     /// Every registered type of the namespace.
@@ -148,10 +144,7 @@ public final class SQLiteStore: ProfileStore {
                              arguments: [namespace.workspace, namespace.version.rawValue]).map { ($0[0], $0[1]) }
         }
         var types: [String: PropertyType] = [:]
-        for row in rows {
-            guard let type = PropertyType(rawValue: row.type) else { throw StoreError.corrupt("unknown type \(row.type)") }
-            types[row.name] = type
-        }
+        for row in rows { types[row.name] = try PropertyType(stored: row.type) }
         return types
     }
 

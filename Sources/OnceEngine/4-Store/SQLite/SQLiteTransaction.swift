@@ -34,7 +34,7 @@ struct SQLiteTransaction: LockedListEditing {
             bind.text(namespace.workspace); bind.text(namespace.version.rawValue); bind.text(name)
         }
         guard let stored else { return nil }
-        guard let type = PropertyType(rawValue: stored) else { throw StoreError.corrupt("unknown type \(stored)") }
+        let type = try PropertyType(stored: stored)
         learned[key] = type
         return type
     }
