@@ -81,6 +81,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
         return try await committers[Int(UInt(bitPattern: hasher.finalize()) % UInt(committers.count))].submit(request)
     }
 
+    /// The profile with its properties sorted by name, or nil if no write created it.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         let (workspace, version) = (namespace.workspace, namespace.version.rawValue)
         let times = try await pooled { client, logger in
@@ -104,6 +105,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
                        createdAt: Date(epochMilliseconds: times.0), updatedAt: Date(epochMilliseconds: times.1))
     }
 
+    /// The stored record of a request.
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
         let (workspace, version, id) = (namespace.workspace, namespace.version.rawValue, requestID.uuidString.lowercased())
         let stored = try await pooled { client, logger in
@@ -115,6 +117,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
         return try RequestRecord(id: requestID, receivedAtMilliseconds: stored.0, storedResults: stored.1)
     }
 
+    /// Every registered type of the namespace.
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
         let (workspace, version) = (namespace.workspace, namespace.version.rawValue)
         let rows = try await pooled { client, logger in
@@ -138,6 +141,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
         }
     }
 
+    /// Looks a key hash up.
     public func workspace(forKeyHash hash: String) async throws -> String? {
         try await pooled { client, logger in
             try await client.query("SELECT workspace FROM api_keys WHERE key_hash = \(hash)", logger: logger)

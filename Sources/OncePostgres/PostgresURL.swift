@@ -7,15 +7,27 @@ import PostgresNIO
 /// `sslmode` is `disable`, `prefer` (the default: TLS when the server offers it)
 /// or `require`.
 public struct PostgresURL: Sendable, CustomStringConvertible {
+    /// The server's host name or address.
     public var host: String
+    /// 5432 unless the URL names another.
     public var port: Int
+    /// The role to connect as.
     public var username: String
+    /// Nil for trust or peer authentication.
     public var password: String?
+    /// The database holding onced's tables.
     public var database: String
+    /// Whether to use TLS.
     public var sslMode: SSLMode
 
+    /// libpq's `sslmode` values that onced supports.
     public enum SSLMode: String, Sendable {
-        case disable, prefer, require
+        /// Never TLS.
+        case disable
+        /// TLS when the server offers it.
+        case prefer
+        /// TLS or no connection.
+        case require
     }
 
     /// Parses `text`; the error says which part is wrong.
@@ -79,6 +91,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
 
 /// A `--postgres` URL that cannot be used.
 public struct PostgresURLError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong, in one line.
     public var description: String
     init(_ description: String) { self.description = "bad PostgreSQL URL: " + description }
 }
