@@ -55,7 +55,12 @@ public final class PostgresStore: ProfileStore, KeyStore {
         let client = PostgresClient(configuration: try url.clientConfiguration(connectTimeout: options.connectTimeout,
                                                                                maxConnections: options.readConnections),
                                     backgroundLogger: poolLogger)
-        try await writers[0].perform { try PostgresSchema.migrate($0) }
+        do {
+            try await writers[0].perform { try PostgresSchema.migrate($0) }
+        } catch {
+            try? await writers[0].perform { $0.close() }  // an open connection must be closed before it is dropped
+            throw error
+        }
         return PostgresStore(client: client, writers: writers, options: options, logger: logger)
     }
 
