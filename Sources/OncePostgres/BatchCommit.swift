@@ -47,7 +47,7 @@ struct BatchCommit {
             for request in batch {
                 var transaction = PostgresTransaction(session: session, cache: cache, request: request)
                 records.append(try RequestApplier.apply(request, in: &transaction))
-                learned.merge(transaction.learned) { old, _ in old }
+                learned.merge(transaction.types.learned) { old, _ in old }
             }
             try PostgresTransaction.saveRecords(zip(batch, records).map { ($0.namespace, $1) }, in: session)
             try session.run("COMMIT")

@@ -11,15 +11,13 @@ import PostgresNIO
 /// from the row as it is when the statement takes its lock.
 struct PostgresTransaction: StoreTransaction {
     let session: PostgresSession
-    let cache: TypeCache
     let namespace: Namespace
     let now: Int64
-    /// Types read or registered by this request; kept only if it commits.
-    var learned: [TypeCache.Key: PropertyType] = [:]
+    var types: TypeLookup
 
     init(session: PostgresSession, cache: TypeCache, request: PreparedRequest) {
         self.session = session
-        self.cache = cache
+        self.types = TypeLookup(cache: cache, namespace: request.namespace)
         self.namespace = request.namespace
         self.now = request.receivedAt.epochMilliseconds
     }
@@ -27,16 +25,12 @@ struct PostgresTransaction: StoreTransaction {
     /// Registration and the read-back are two statements: under READ COMMITTED
     /// the second sees a winner that committed while the first waited on it.
     mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType? {
-        let key = TypeCache.Key(namespace: namespace, name: name)
-        if let known = cache.type(of: name, in: namespace) ?? learned[key] { return known }
-        if let candidate {
-            try run(Self.registerType, name, candidate.rawValue, now)
-        }
-        let rows = try run(Self.selectType, name).rows
-        guard let stored = try rows.first?.decode(String.self) else { return nil }
-        let type = try PropertyType(stored: stored)
-        learned[key] = type
-        return type
+        let transaction = self
+        return try types.type(of: name, registering: candidate, register: { candidate in
+            try transaction.run(Self.registerType, name, candidate.rawValue, transaction.now)
+        }, readBack: {
+            try transaction.run(Self.selectType, name).rows.first?.decode(String.self)
+        })
     }
 
     func createProfile(_ distinctID: String) throws -> Bool {

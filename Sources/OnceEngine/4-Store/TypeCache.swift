@@ -30,3 +30,32 @@ package final class TypeCache: Sendable {
         types.withLock { $0.merge(learned) { old, _ in old } }
     }
 }
+
+/// One request's view of the registered types: the cache, then what the
+/// request itself read or registered (kept apart until it commits), then the
+/// store. Every store resolves a type the same way; only its two statements differ.
+package struct TypeLookup {
+    let cache: TypeCache
+    let namespace: Namespace
+    /// Types read or registered by this request; ``TypeCache/remember(_:)`` them once it commits.
+    package private(set) var learned: [TypeCache.Key: PropertyType] = [:]
+
+    package init(cache: TypeCache, namespace: Namespace) {
+        self.cache = cache
+        self.namespace = namespace
+    }
+
+    /// The namespace's type for `name`, registering `candidate` if it has none
+    /// (`register`), then reading the winner back (`readBack`, the stored type name).
+    package mutating func type(of name: String, registering candidate: PropertyType?,
+                               register: (PropertyType) throws -> Void,
+                               readBack: () throws -> String?) throws -> PropertyType? {
+        let key = TypeCache.Key(namespace: namespace, name: name)
+        if let known = cache.type(of: name, in: namespace) ?? learned[key] { return known }
+        if let candidate { try register(candidate) }
+        guard let stored = try readBack() else { return nil }
+        let type = try PropertyType(stored: stored)
+        learned[key] = type
+        return type
+    }
+}

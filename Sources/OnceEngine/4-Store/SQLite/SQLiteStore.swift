@@ -73,7 +73,7 @@ public final class SQLiteStore: ProfileStore {
                             do {
                                 let record = try inSavepoint(db) { try RequestApplier.apply(request, in: &transaction) }
                                 results.append(.success(record))
-                                learned.merge(transaction.learned) { old, _ in old }
+                                learned.merge(transaction.types.learned) { old, _ in old }
                             } catch let error as DatabaseError where error.isBusy {
                                 throw error
                             } catch {

@@ -11,32 +11,26 @@ import GRDB
 /// processes, until commit.
 struct SQLiteTransaction: LockedListEditing {
     let db: Database
-    let cache: TypeCache
     let namespace: Namespace
     let now: Int64
-    /// Types read or registered by this request; kept only if it commits.
-    var learned: [TypeCache.Key: PropertyType] = [:]
+    var types: TypeLookup
 
     init(db: Database, cache: TypeCache, request: PreparedRequest) {
         self.db = db
-        self.cache = cache
+        self.types = TypeLookup(cache: cache, namespace: request.namespace)
         self.namespace = request.namespace
         self.now = request.receivedAt.epochMilliseconds
     }
 
     mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType? {
-        let key = TypeCache.Key(namespace: namespace, name: name)
-        if let known = cache.type(of: name, in: namespace) ?? learned[key] { return known }
-        if let candidate {
-            try run(Self.registerType) { $0.text(name); $0.text(candidate.rawValue); $0.integer(now) }
-        }
-        let stored = try SQLiteBinder.text(db.cachedStatement(sql: Self.selectType), in: db) { bind in
-            bind.text(namespace.workspace); bind.text(namespace.version.rawValue); bind.text(name)
-        }
-        guard let stored else { return nil }
-        let type = try PropertyType(stored: stored)
-        learned[key] = type
-        return type
+        let transaction = self
+        return try types.type(of: name, registering: candidate, register: { candidate in
+            try transaction.run(Self.registerType) { $0.text(name); $0.text(candidate.rawValue); $0.integer(transaction.now) }
+        }, readBack: {
+            try SQLiteBinder.text(transaction.db.cachedStatement(sql: Self.selectType), in: transaction.db) { bind in
+                bind.text(transaction.namespace.workspace); bind.text(transaction.namespace.version.rawValue); bind.text(name)
+            }
+        })
     }
 
     func createProfile(_ distinctID: String) throws -> Bool {
