@@ -65,6 +65,14 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "OnceFuzz",
+            dependencies: ["OnceEngine"]
+        ),
+        .executableTarget(
+            name: "onced-fuzz",
+            dependencies: ["OnceFuzz"]
+        ),
         .executableTarget(
             name: "embed-example",
             dependencies: ["OnceEngine"],
@@ -81,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OnceEngineTests",
-            dependencies: ["OnceEngine", "OncePostgres", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["OnceEngine", "OncePostgres", "OnceFuzz", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "EndToEndTests",

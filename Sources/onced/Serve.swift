@@ -26,6 +26,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest accepted request body, in bytes.")
     var maxBodyBytes = 1024 * 1024
 
+    @Option(help: "API requests worked on at once; more are answered 503 overloaded with Retry-After.")
+    var maxInFlight = 256
+
     @Option(help: "Seconds before an idle or stalled connection is closed.")
     var idleTimeout = 30
 
@@ -35,6 +38,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+        guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be positive") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
         _ = try developmentKeys()
     }
@@ -59,7 +63,7 @@ struct Serve: AsyncParsableCommand {
         let store = try await store.open()
         let engine = Engine(store: store, rules: runtime)
         let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()),
-                      maxBodyBytes: maxBodyBytes, registry: registry)
+                      maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, registry: registry)
         let example = try developmentKeys().first
         let app = Application(
             router: api.router(),

@@ -18,6 +18,39 @@ public enum RequestDecoder {
     /// In Unicode code points.
     public static let maxDistinctIDLength = 255
 
+    /// One element of a batch body (SPEC §3): what to apply of it, and its `batch`
+    /// entry. A bad element or op key is reported there; it never fails the batch.
+    package static func batchElement(_ item: JSON) -> (Element?, JSON) {
+        func failed(_ message: String) -> (Element?, JSON) {
+            (nil, .object(JSONObject([.init("error", .string(message))])))
+        }
+        guard let object = item.objectValue else { return failed("each batch element must be an object") }
+        let distinctID: String
+        do {
+            distinctID = try RequestDecoder.distinctID(in: object)
+        } catch {
+            return failed(error.message)
+        }
+        guard let action = object["action"]?.objectValue, !action.members.isEmpty else {
+            return failed("action must be an object holding one or more op keys")
+        }
+        var ops: [OpInput] = []
+        var entry: [JSONObject.Member] = []
+        for member in action.members {
+            guard let op = Op(bodyKey: member.key) else {
+                entry.append(.init(member.key, .string("unknown op key")))
+                continue
+            }
+            do {
+                ops.append(try RequestDecoder.opInput(op, member.value))
+                entry.append(.init(member.key, .string("ok")))
+            } catch {
+                entry.append(.init(member.key, .string(error.message)))
+            }
+        }
+        return (ops.isEmpty ? nil : Element(distinctID: distinctID, ops: ops), .object(JSONObject(entry)))
+    }
+
     /// The body of a single-op endpoint: `{"<op key>": ..., "distinct_id": "..."}`.
     /// Other `$` keys are refused so a misrouted call fails loudly; other keys are ignored.
     public static func element(body: JSON, op: Op) throws(DecodeError) -> Element {

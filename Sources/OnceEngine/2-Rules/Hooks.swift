@@ -1,7 +1,7 @@
 import Synchronization
 
 /// What a property hook asked for (SPEC §4's return protocol).
-enum PropertyHookResult: Equatable {
+package enum PropertyHookResult: Equatable {
     /// Returned nothing: keep the value.
     case keep
     case replace(JSON)
@@ -12,7 +12,7 @@ enum PropertyHookResult: Equatable {
 }
 
 /// What a request hook asked for.
-enum RequestHookResult: Equatable {
+package enum RequestHookResult: Equatable {
     /// The properties after the hook (it may have added, changed or removed some).
     case properties([String: JSON])
     case reject(reason: String)
@@ -20,7 +20,7 @@ enum RequestHookResult: Equatable {
 }
 
 /// What a hook call can see of its request: the fields of `ctx`.
-struct HookContext {
+package struct HookContext {
     /// Unique per (request, element, op): the state reuses its `ctx` table while this stays the same.
     var callID: Int
     var namespace: Namespace
@@ -31,9 +31,20 @@ struct HookContext {
     /// What `ctx.type_of` answers from.
     var types: [String: PropertyType]
 
+    package init(callID: Int, namespace: Namespace, distinctID: String, op: Op, requestID: String,
+                 receivedAt: String, types: [String: PropertyType]) {
+        self.callID = callID
+        self.namespace = namespace
+        self.distinctID = distinctID
+        self.op = op
+        self.requestID = requestID
+        self.receivedAt = receivedAt
+        self.types = types
+    }
+
     private static let callIDs = Atomic<Int>(0)
 
-    static func nextCallID() -> Int {
+    package static func nextCallID() -> Int {
         callIDs.wrappingAdd(1, ordering: .relaxed).newValue
     }
 }

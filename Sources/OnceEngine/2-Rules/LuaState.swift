@@ -18,7 +18,7 @@ public struct RuleLimits: Sendable, Equatable {
 /// touches the Lua C API. Create, load, call a hook, read memory used, close.
 ///
 /// Not thread-safe: one caller at a time (``LuaStatePool`` hands them out).
-final class LuaState {
+package final class LuaState {
     private let L: OpaquePointer
     private let budget: UnsafeMutablePointer<clua_budget>
     let limits: RuleLimits
@@ -39,7 +39,7 @@ final class LuaState {
 
     static let matcherSource = "local find = string.find; return function(name, pattern) return find(name, pattern) ~= nil end"
 
-    init(limits: RuleLimits) throws(RuleLoadError) {
+    package init(limits: RuleLimits) throws(RuleLoadError) {
         self.limits = limits
         budget = .allocate(capacity: 1)
         budget.initialize(to: clua_budget(used: 0, limit: limits.memoryBytes, enforcing: 0,
@@ -89,7 +89,7 @@ final class LuaState {
     }
 
     /// Runs one rule file in the sandbox and keeps its hooks. Returns its declaration.
-    func load(file: String, source: String) throws(RuleLoadError) -> Rule {
+    package func load(file: String, source: String) throws(RuleLoadError) -> Rule {
         lua_settop(L, 0)
         try loadChunk(source, name: "@" + file, file: file)
         lua_rawgeti(L, clua_registryindex(), lua_Integer(envRef))
@@ -224,7 +224,7 @@ final class LuaState {
     }
 
     /// Calls rule `index`'s property hook with `(name, value, ctx)`.
-    func callProperty(_ index: Int, name: String, value: JSON, context: HookContext) -> PropertyHookResult {
+    package func callProperty(_ index: Int, name: String, value: JSON, context: HookContext) -> PropertyHookResult {
         guard let ref = hookRefs[index].property else { return .keep }
         lua_settop(L, 0)
         callbacks.ruleIndex = index
@@ -243,7 +243,7 @@ final class LuaState {
     }
 
     /// Calls rule `index`'s request hook with `(req, ctx)`; `req.properties` holds `properties`.
-    func callRequest(_ index: Int, properties: [String: JSON], context: HookContext) -> RequestHookResult {
+    package func callRequest(_ index: Int, properties: [String: JSON], context: HookContext) -> RequestHookResult {
         guard let ref = hookRefs[index].request else { return .properties(properties) }
         lua_settop(L, 0)
         defer { lua_settop(L, 0) }

@@ -50,10 +50,10 @@ final class RuleLog: Sendable {
 }
 
 /// `once.date(text)`: the date forms people actually send, as ISO 8601.
-enum DateCoercion {
+package enum DateCoercion {
     /// ISO 8601 (one of the five accepted forms) as it is; `DD/MM/YYYY` and
     /// `YYYY/MM/DD` as `YYYY-MM-DD`; anything else nil.
-    static func isoDate(from text: String) -> String? {
+    package static func isoDate(from text: String) -> String? {
         if ISODate(parsing: text) != nil { return text }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }) else {
@@ -72,7 +72,7 @@ enum DateCoercion {
     }
 
     /// Unix seconds (fractions kept to the millisecond) as UTC ISO 8601; nil out of years 0001–9999.
-    static func isoDate(fromUnixSeconds seconds: Double) -> String? {
+    package static func isoDate(fromUnixSeconds seconds: Double) -> String? {
         guard seconds.isFinite, seconds >= -62_135_596_800, seconds < 253_402_300_800 else { return nil }
         let milliseconds = Int64((seconds * 1000).rounded())
         let text = ISODate.utcText(milliseconds: milliseconds)

@@ -9,6 +9,7 @@ struct API: Sendable {
     let engine: Engine
     let keys: KeyRing
     let maxBodyBytes: Int
+    let maxInFlight: Int
     let registry: PrometheusCollectorRegistry
     static let maxBatch = 1000
 
@@ -22,6 +23,7 @@ struct API: Sendable {
         router.middlewares.add(APIErrorMiddleware())
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(LogRequestsMiddleware(.debug))
+        router.middlewares.add(AdmissionMiddleware(limit: maxInFlight))
         for (op, path) in Self.paths {
             router.post("/v1/:wsid/:version/profiles/properties/\(path)") { request, context in
                 try await write(op, request, context)
@@ -59,7 +61,7 @@ struct API: Sendable {
         var elements: [Element] = []
         var entries: [JSON] = []
         for item in items {
-            let (element, entry) = Self.batchElement(item)
+            let (element, entry) = RequestDecoder.batchElement(item)
             if let element { elements.append(element) }
             entries.append(entry)
         }
@@ -68,38 +70,6 @@ struct API: Sendable {
             .init("request_id", .string(record.id.uuidString.lowercased())),
             .init("batch", .array(entries)),
         ])), status: .accepted)
-    }
-
-    /// One batch element: what to apply of it, and its `batch` entry.
-    static func batchElement(_ item: JSON) -> (Element?, JSON) {
-        func failed(_ message: String) -> (Element?, JSON) {
-            (nil, .object(JSONObject([.init("error", .string(message))])))
-        }
-        guard let object = item.objectValue else { return failed("each batch element must be an object") }
-        let distinctID: String
-        do {
-            distinctID = try RequestDecoder.distinctID(in: object)
-        } catch {
-            return failed(error.message)
-        }
-        guard let action = object["action"]?.objectValue, !action.members.isEmpty else {
-            return failed("action must be an object holding one or more op keys")
-        }
-        var ops: [OpInput] = []
-        var entry: [JSONObject.Member] = []
-        for member in action.members {
-            guard let op = Op(bodyKey: member.key) else {
-                entry.append(.init(member.key, .string("unknown op key")))
-                continue
-            }
-            do {
-                ops.append(try RequestDecoder.opInput(op, member.value))
-                entry.append(.init(member.key, .string("ok")))
-            } catch {
-                entry.append(.init(member.key, .string(error.message)))
-            }
-        }
-        return (ops.isEmpty ? nil : Element(distinctID: distinctID, ops: ops), .object(JSONObject(entry)))
     }
 
     // MARK: - Reads
@@ -161,12 +131,15 @@ struct API: Sendable {
 
     /// The body as JSON, refused past the size limit (413) or when malformed (400).
     private func body(_ request: Request) async throws -> JSON {
+        let tooLarge = APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(maxBodyBytes) bytes")
+        // A declared length past the limit is refused before any of the body is awaited.
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
         var request = request
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: maxBodyBytes)
         } catch is NIOTooManyBytesError {
-            throw APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(maxBodyBytes) bytes")
+            throw tooLarge
         }
         return try JSONParser.parse(buffer.readableBytesView)
     }

@@ -57,7 +57,8 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = APIError.from(error)
-            if apiError.status == .internalServerError || apiError.status == .serviceUnavailable {
+            // Overload is answered by design and can come thousands of times a second: not a warning each.
+            if apiError.status == .internalServerError || (apiError.status == .serviceUnavailable && apiError.code != "overloaded") {
                 context.logger.warning("request failed", metadata: ["error": "\(error)"])
             }
             return try apiError.response(from: request, context: context)

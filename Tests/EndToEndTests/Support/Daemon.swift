@@ -93,9 +93,22 @@ final class Daemon: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// The most memory the process has held so far (VmHWM), in MiB.
+    var peakResidentMiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+    }
+
+    /// Sends SIGKILL: no chance to drain or close anything.
+    func kill() async throws {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        try await offload { self.process.waitUntilExit() }
+    }
+
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Foundation.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

@@ -1,0 +1,67 @@
+import Foundation
+import OnceEngine
+
+/// Values crossing between Swift and Lua, both ways.
+///
+/// Input that is JSON goes through an echo rule's property and request hooks
+/// on one long-lived state (JSON → Lua → JSON; scalars must come back equal).
+/// Any other input is a rule file: it is loaded with small budgets and its
+/// hooks are called, so whatever a hostile rule returns — functions, cycles,
+/// huge or non-UTF-8 strings, metatables — is read safely. Rule files share a
+/// state, as a generation's rules do, renewed every 64 files to bound memory.
+enum LuaBridgeTarget {
+    static let limits = RuleLimits(instructions: 20_000, memoryBytes: 2 * 1024 * 1024)
+    static let echo = #"return { name = "echo", property = function(name, value) return value end, request = function(req) end }"#
+    nonisolated(unsafe) static var echoState: LuaState?
+    nonisolated(unsafe) static var ruleState: (state: LuaState, loaded: Int)?
+
+    static func run(_ input: UnsafeBufferPointer<UInt8>) {
+        if let json = try? JSONParser.parse(input) {
+            roundTrip(json)
+        } else {
+            loadAndCall(String(decoding: input, as: UTF8.self))
+        }
+    }
+
+    static func context(_ op: Op) -> HookContext {
+        HookContext(callID: HookContext.nextCallID(), namespace: Namespace(workspace: "FY12345678", version: .live),
+                    distinctID: "fuzz", op: op, requestID: "00000000-0000-0000-0000-000000000000",
+                    receivedAt: "2020-10-01T00:00:00.000Z", types: ["n": .number, "s": .string])
+    }
+
+    private static func roundTrip(_ json: JSON) {
+        if echoState == nil {
+            echoState = try! LuaState(limits: limits)
+            _ = try! echoState!.load(file: "echo.lua", source: echo)
+        }
+        let state = echoState!
+        switch state.callProperty(0, name: "p", value: json, context: context(.setOnce)) {
+        case .replace(let back):
+            switch json {
+            case .string, .integer, .bool: require(back == json, "\(json.text) came back from Lua as \(back.text)")
+            case .decimal(let double) where double.isFinite: require(back == json, "\(json.text) came back from Lua as \(back.text)")
+            default: break
+            }
+        case .keep: require(json == .null, "\(json.text) came back from Lua as nil")
+        case .failed: break  // objects and lists with nulls have no Lua value form
+        case .reject, .rename: fatalError("an echo hook rejected or renamed \(json.text)")
+        }
+        if let object = json.objectValue {
+            let properties = Dictionary(object.members.map { ($0.key, $0.value) }) { first, _ in first }
+            _ = state.callRequest(0, properties: properties, context: context(.set))
+        }
+    }
+
+    private static func loadAndCall(_ source: String) {
+        if ruleState == nil || ruleState!.loaded == 64 { ruleState = (try! LuaState(limits: limits), 0) }
+        let state = ruleState!.state
+        guard (try? state.load(file: "fuzz.lua", source: source)) != nil else { return }
+        let index = ruleState!.loaded
+        ruleState!.loaded += 1
+        let values: [JSON] = [.string("01/10/2020"), .integer(23), .decimal(1.5), .bool(true), .array([.string("a")]), .null]
+        for (position, value) in values.enumerated() {
+            _ = state.callProperty(index, name: "p\(position)", value: value, context: context(.setOnce))
+        }
+        _ = state.callRequest(index, properties: ["plan": .string("pro")], context: context(.set))
+    }
+}
