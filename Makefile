@@ -2,10 +2,10 @@
 # `make bench` runs the benchmarks (it installs wrk and redis-server itself).
 # Both install the Debian packages the build needs when they are missing.
 
-APT_PACKAGES := liblua5.4-dev libsqlite3-dev pkg-config sqlite3 postgresql
+APT_PACKAGES := liblua5.4-dev libsqlite3-dev pkg-config sqlite3 postgresql python3-venv
 DB ?= onced.db
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test fuzz bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -24,13 +24,23 @@ run: build
 
 # The suite runs every store-level and end-to-end test on SQLite and on a
 # throwaway PostgreSQL cluster that scripts/with-postgres starts and removes.
-# The load tests (two daemons, a PostgreSQL crash under load, reloads under
-# load with their 2 s bound) run after the rest, one suite at a time, so
-# they load the product rather than a machine already full of other tests.
-LOAD_SUITES := PostgresScaleOutTests ReloadTests
+# The load tests (two daemons, a PostgreSQL crash under load, SIGKILL and
+# overload under load, reloads under load with their 2 s bound) run after the
+# rest, one suite at a time, so they load the product rather than a machine
+# already full of other tests.
+# Then schemathesis checks the running daemon against openapi.yaml.
+LOAD_SUITES := PostgresScaleOutTests ReloadTests CrashUnderLoadTests OverloadTests
+API_EXAMPLES ?= 100
 test: deps
 	swift build --build-tests
-	scripts/with-postgres sh -c 'swift test --skip-build $(foreach s,$(LOAD_SUITES),--skip $(s)) 		$(foreach s,$(LOAD_SUITES),&& swift test --skip-build --filter $(s))'
+	scripts/with-postgres sh -c 'swift test --skip-build $(foreach s,$(LOAD_SUITES),--skip $(s)) \
+		$(foreach s,$(LOAD_SUITES),&& swift test --skip-build --filter $(s))'
+	scripts/api-conformance $(API_EXAMPLES)
+
+# libFuzzer on each input decoder for FUZZ_SECONDS (a separate, instrumented build).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz $(FUZZ_SECONDS)
 
 
 bench: deps

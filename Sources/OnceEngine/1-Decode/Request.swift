@@ -69,10 +69,12 @@ public struct OpInput: Sendable, Equatable {
         self.properties = properties
     }
 
-    /// The `$unset` form: names only.
+    /// The `$unset` form: names only, each once (a name repeated in the array
+    /// is one property to delete, and one entry in the request record).
     public init(unsetting names: [String]) {
         self.op = .unset
-        self.properties = JSONObject(names.map { .init($0, .null) })
+        var seen = Set<String>()
+        self.properties = JSONObject(names.filter { seen.insert($0).inserted }.map { .init($0, .null) })
     }
 }
 

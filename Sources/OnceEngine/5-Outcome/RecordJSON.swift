@@ -55,8 +55,8 @@ extension RequestRecord {
     /// A record as stores keep it: the time in epoch milliseconds and the
     /// `results` array in the JSON form of ``OpResult/json``.
     package init(id: UUID, receivedAtMilliseconds: Int64, storedResults: String) throws {
-        guard case .array(let entries) = try JSONParser.parse(storedResults) else {
-            throw StoreError.corrupt("request record is not a JSON array")
+        guard case .array(let entries)? = try? JSONParser.parse(storedResults) else {
+            throw StoreError.corrupt("request record \(id) is not a JSON array")
         }
         self.init(id: id, receivedAt: Date(epochMilliseconds: receivedAtMilliseconds),
                   results: try entries.map { try OpResult(json: $0) })

@@ -23,6 +23,7 @@ struct API: Sendable {
         router.middlewares.add(APIErrorMiddleware())
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(LogRequestsMiddleware(.debug))
+        router.middlewares.add(MethodNotAllowedMiddleware(routes: Self.routes))
         router.middlewares.add(AdmissionMiddleware(limit: maxInFlight))
         for (op, path) in Self.paths {
             router.post("/v1/:wsid/:version/profiles/properties/\(path)") { request, context in
@@ -39,6 +40,18 @@ struct API: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         return router
+    }
+
+    /// Every route's method and path, for the 405 of a known path asked with another method.
+    static var routes: [(method: HTTPRequest.Method, path: String)] {
+        paths.values.map { (.post, "/v1/:wsid/:version/profiles/properties/\($0)") } + [
+            (.post, "/v1/:wsid/:version/profiles/properties/batch"),
+            (.get, "/v1/:wsid/:version/profiles/:distinct_id"),
+            (.get, "/v1/:wsid/:version/requests/:request_id"),
+            (.get, "/v1/:wsid/:version/properties"),
+            (.get, "/health"),
+            (.get, "/metrics"),
+        ]
     }
 
     // MARK: - Writes

@@ -10,10 +10,16 @@ struct APIError: HTTPResponseError {
     var details: [JSONObject.Member] = []
     /// Seconds for a `Retry-After` header (503s).
     var retryAfter: Int?
+    /// The path's methods, for the `Allow` header a 405 must carry.
+    var allow: [HTTPRequest.Method]?
 
     static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, code: "bad_request", message: message) }
     static let unauthorized = APIError(status: .unauthorized, code: "unauthorized", message: "missing or invalid API key")
     static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not_found", message: message) }
+    static func methodNotAllowed(_ allow: [HTTPRequest.Method]) -> APIError {
+        APIError(status: .methodNotAllowed, code: "method_not_allowed",
+                 message: "this path takes \(allow.map(\.rawValue).joined(separator: ", "))", allow: allow)
+    }
 
     static func rejected(_ rejection: RuleRejection) -> APIError {
         APIError(status: .badRequest, code: "rejected_by_rule", message: rejection.description,
@@ -46,6 +52,7 @@ struct APIError: HTTPResponseError {
             [.init("code", .string(code)), .init("message", .string(message))] + details)))]))
         var response = Response.json(body, status: status)
         if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        if let allow { response.headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         return response
     }
 }

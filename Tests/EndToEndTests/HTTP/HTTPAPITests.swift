@@ -77,7 +77,13 @@ import Testing
         #expect(try await daemon.post("\(path)/numerical-add", #"{"$add": {"ltv": 10, "credits": -2.5}, "distinct_id": "u"}"#).status == 202)
         #expect(try await daemon.post("\(path)/list-append", #"{"$append": {"order_ids": 245, "tags": ["a", "b"]}, "distinct_id": "u"}"#).status == 202)
         #expect(try await daemon.post("\(path)/list-remove", #"{"$remove": {"tags": "a"}, "distinct_id": "u"}"#).status == 202)
-        #expect(try await daemon.post("\(path)/unset", #"{"$unset": ["city"], "distinct_id": "u"}"#).status == 202)
+        let unset = try await daemon.post("\(path)/unset", #"{"$unset": ["city", "city", ""], "distinct_id": "u"}"#)
+        #expect(unset.status == 202)
+        // A repeated name is one entry of the record, which reads back.
+        let record = try await daemon.get("\(Self.base)/requests/\(unset.json?["request_id"]?.stringValue ?? "")")
+        #expect(record.status == 200, "\(record.body)")
+        let unsetResult = record.json?["results"].flatMap { if case .array(let results) = $0 { results.first?.objectValue } else { nil } }
+        #expect(unsetResult?["properties"]?.objectValue?.keys == ["city", ""])
         let profile = try #require(try await daemon.get("\(Self.base)/profiles/u").json?["properties"]?.objectValue)
         #expect(profile["plan"] == .string("free"))
         #expect(profile["city"] == nil)
@@ -140,12 +146,16 @@ import Testing
             ("unknown request", try await daemon.get("\(Self.base)/requests/\(UUID().uuidString)"), 404, "not_found"),
             ("not a request id", try await daemon.get("\(Self.base)/requests/xyz"), 404, "not_found"),
             ("unknown route", try await daemon.get("/v2/anything"), 404, "not_found"),
+            ("GET on a write path", try await daemon.get(setOnce), 405, "method_not_allowed"),
+            ("DELETE on a profile", try await daemon.request("DELETE", "\(Self.base)/profiles/u"), 405, "method_not_allowed"),
+            ("POST on /health", try await daemon.post("/health", "{}"), 405, "method_not_allowed"),
         ]
         for (title, reply, status, code) in cases {
             #expect(reply.status == status, "\(title): \(reply.status) \(reply.body)")
             #expect(reply.errorCode == code, "\(title): \(reply.body)")
             #expect(reply.json?["error"]?.objectValue?["message"]?.stringValue?.isEmpty == false, "\(title)")
         }
+        #expect(cases.filter { $0.2 == 405 }.map { $0.1.headers["Allow"] } == ["POST", "GET, HEAD", "GET, HEAD"])
         let unauthorized = cases.filter { $0.2 == 401 }.map(\.1.body)
         #expect(Set(unauthorized).count == 1, "401s must not say which part was wrong")
         // Nothing of the refused requests was written.

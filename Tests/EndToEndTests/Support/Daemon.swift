@@ -59,6 +59,7 @@ final class Daemon: @unchecked Sendable {
     struct Reply {
         var status: Int
         var body: String
+        var headers: [String: String] = [:]
         var json: JSONObject? { try? JSONParser.parse(body).objectValue }
         var errorCode: String? { json?["error"]?.objectValue?["code"]?.stringValue }
     }
@@ -75,7 +76,9 @@ final class Daemon: @unchecked Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
-        return Reply(status: (response as! HTTPURLResponse).statusCode, body: String(decoding: data, as: UTF8.self))
+        let http = response as! HTTPURLResponse
+        let headers = Dictionary(http.allHeaderFields.map { ("\($0.key)", "\($0.value)") }) { first, _ in first }
+        return Reply(status: http.statusCode, body: String(decoding: data, as: UTF8.self), headers: headers)
     }
 
     func post(_ path: String, _ body: String, key: String? = Daemon.key) async throws -> Reply {

@@ -30,6 +30,9 @@ import Testing
     @Test func unsetTakesNames() throws {
         let decoded = try element(#"{"$unset": ["a", "b"], "distinct_id": "u"}"#, .unset)
         #expect(decoded.ops == [OpInput(unsetting: ["a", "b"])])
+        // A repeated name is one property to delete (found by schemathesis: the record had the key twice).
+        let repeated = try element(#"{"$unset": ["a", "", "a", ""], "distinct_id": "u"}"#, .unset)
+        #expect(repeated.ops.first?.properties.keys == ["a", ""])
         #expect(throws: DecodeError.self) { try element(#"{"$unset": {"a": 1}, "distinct_id": "u"}"#, .unset) }
         #expect(throws: DecodeError.self) { try element(#"{"$unset": [1], "distinct_id": "u"}"#, .unset) }
     }
