@@ -8,7 +8,11 @@ struct APIError: HTTPResponseError {
     var message: String
     /// Extra fields beside code and message (a rule rejection names its rule and reason).
     var details: [JSONObject.Member] = []
-    /// Seconds for a `Retry-After` header (503s).
+    /// Seconds for a `Retry-After` header (503s). Such a reply also closes the
+    /// connection: a client that ignores `Retry-After` pays a reconnect, which
+    /// paces it (closed-loop load with no backoff kept only a sixth of the
+    /// throughput otherwise, the cores busy refusing), and an overloaded daemon
+    /// sheds the connection too.
     var retryAfter: Int?
     /// The path's methods, for the `Allow` header a 405 must carry.
     var allow: [HTTPRequest.Method]?
@@ -51,7 +55,10 @@ struct APIError: HTTPResponseError {
         let body = JSON.object(JSONObject([.init("error", .object(JSONObject(
             [.init("code", .string(code)), .init("message", .string(message))] + details)))]))
         var response = Response.json(body, status: status)
-        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        if let retryAfter {
+            response.headers[.retryAfter] = String(retryAfter)
+            response.headers[.connection] = "close"
+        }
         if let allow { response.headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         return response
     }

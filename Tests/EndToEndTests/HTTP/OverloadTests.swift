@@ -50,6 +50,7 @@ import Testing
         #expect(!shed.isEmpty, "64 clients never overloaded a daemon taking 8 requests at a time")
         for request in shed {
             #expect(request.reply!.head.lowercased().contains("retry-after: 1"))
+            #expect(request.reply!.head.lowercased().contains("connection: close"))
             #expect(request.reply!.body.contains(#""code":"overloaded""#))
         }
         #expect(peak > 0 && peak < 200, "peak RSS \(peak) MiB")
