@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, each beside its baseline in the same run. `make bench` runs
-# this; `Benchmarks/run.sh engine|rules|apply|http|postgres` runs one.
+# this; `Benchmarks/run.sh engine|rules|apply|http|postgres|overload` runs one.
 set -euo pipefail
 cd "$(dirname "$0")"
 what=${1:-all}
@@ -44,4 +44,9 @@ fi
 if [[ $what == all || $what == postgres ]]; then
     echo "== onced serve on PostgreSQL (1 and 2 processes) vs pgbench"
     ./postgres.sh
+fi
+
+if [[ $what == all || $what == overload ]]; then
+    echo "== onced serve over capacity (1,024 connections, no backoff)"
+    ./overload.sh
 fi
