@@ -19,39 +19,38 @@ struct API: Sendable {
     ]
 
     func router() -> Router<BasicRequestContext> {
+        let routes = self.routes
         let router = Router()
         router.middlewares.add(APIErrorMiddleware())
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(LogRequestsMiddleware(.debug))
-        router.middlewares.add(MethodNotAllowedMiddleware(routes: Self.routes))
+        router.middlewares.add(MethodNotAllowedMiddleware(routes: routes.map { ($0.method, $0.path) }))
         router.middlewares.add(AdmissionMiddleware(limit: maxInFlight))
-        for (op, path) in Self.paths {
-            router.post("/v1/:wsid/:version/profiles/properties/\(path)") { request, context in
-                try await write(op, request, context)
-            }
-        }
-        router.post("/v1/:wsid/:version/profiles/properties/batch") { request, context in try await batch(request, context) }
-        router.get("/v1/:wsid/:version/profiles/:distinct_id") { request, context in try await profile(request, context) }
-        router.get("/v1/:wsid/:version/requests/:request_id") { request, context in try await record(request, context) }
-        router.get("/v1/:wsid/:version/properties") { request, context in try await properties(request, context) }
-        router.get("/health") { _, _ in health() }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        for route in routes {
+            router.on(RouterPath(route.path), method: route.method, use: route.handler)
         }
         return router
     }
 
-    /// Every route's method and path, for the 405 of a known path asked with another method.
-    static var routes: [(method: HTTPRequest.Method, path: String)] {
-        paths.values.map { (.post, "/v1/:wsid/:version/profiles/properties/\($0)") } + [
-            (.post, "/v1/:wsid/:version/profiles/properties/batch"),
-            (.get, "/v1/:wsid/:version/profiles/:distinct_id"),
-            (.get, "/v1/:wsid/:version/requests/:request_id"),
-            (.get, "/v1/:wsid/:version/properties"),
-            (.get, "/health"),
-            (.get, "/metrics"),
+    typealias Route = (method: HTTPRequest.Method, path: String, handler: @Sendable (Request, BasicRequestContext) async throws -> Response)
+
+    /// Every route of SPEC §3.
+    private var routes: [Route] {
+        let writes: [Route] = Self.paths.map { op, path in
+            (.post, "/v1/:wsid/:version/profiles/properties/\(path)", { try await write(op, $0, $1) })
+        }
+        let others: [Route] = [
+            (.post, "/v1/:wsid/:version/profiles/properties/batch", { try await batch($0, $1) }),
+            (.get, "/v1/:wsid/:version/profiles/:distinct_id", { try await profile($0, $1) }),
+            (.get, "/v1/:wsid/:version/requests/:request_id", { try await record($0, $1) }),
+            (.get, "/v1/:wsid/:version/properties", { try await properties($0, $1) }),
+            (.get, "/health", { _, _ in health() }),
+            (.get, "/metrics", { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }),
         ]
+        return writes + others
     }
 
     // MARK: - Writes
