@@ -37,7 +37,8 @@ enum LuaBridgeTarget {
         let result = state.callProperty(0, name: "p", value: json, context: context(.setOnce))
         switch json {
         case .string, .integer, .decimal, .bool:
-            require(result == .replace(json), "\(json.text) came back from Lua as \(result)")
+            // `.keep` is how the engine reports its own value handed back unchanged.
+            require(result == .replace(json) || result == .keep, "\(json.text) came back from Lua as \(result)")
         case .null:
             require(result == .keep, "null came back from Lua as \(result)")
         case .array, .object, .outOfRangeNumber:

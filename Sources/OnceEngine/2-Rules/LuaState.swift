@@ -231,8 +231,12 @@ package final class LuaState {
         lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
         push(name)
         push(value)
+        // Lua strings are immutable: a hook that hands back the very string it was
+        // given kept the value, which then needs no new Swift string.
+        let given = lua_type(L, -1) == LUA_TSTRING ? lua_topointer(L, -1) : nil
         pushContext(context)
         if let failure = call(arguments: 3) { return .failed(failure) }
+        if given != nil, lua_type(L, -1) == LUA_TSTRING, lua_topointer(L, -1) == given { return .keep }
         if let marker = marker(at: -1) { return marker }
         do {
             guard let json = try read(-1, allowObjects: false) else { return .keep }
