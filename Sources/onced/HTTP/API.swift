@@ -143,7 +143,6 @@ struct API: Sendable {
 
     /// The body as JSON, refused past the size limit (413) or when malformed (400).
     private func body(_ request: Request) async throws -> JSON {
-        let tooLarge = APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(maxBodyBytes) bytes")
         // A declared length past the limit is refused before any of the body is awaited.
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
         var request = request
@@ -154,6 +153,10 @@ struct API: Sendable {
             throw tooLarge
         }
         return try JSONParser.parse(buffer.readableBytesView)
+    }
+
+    private var tooLarge: APIError {
+        APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(maxBodyBytes) bytes")
     }
 
     static func timestamp(_ date: Date) -> String {

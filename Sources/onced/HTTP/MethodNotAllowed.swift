@@ -2,6 +2,7 @@ import Hummingbird
 
 /// Answers a known path asked with another method `405` with `Allow`, where
 /// the router alone would say `404` — which claims the path does not exist.
+/// Only the router's misses are looked at, so served requests pay nothing.
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Path patterns split into segments; `:name` matches any one segment.
     let routes: [(method: HTTPRequest.Method, segments: [Substring])]
@@ -11,13 +12,15 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let method = request.method == .head ? .get : request.method
-        let segments = request.uri.path.split(separator: "/")
-        let allowed = routes.filter { Self.matches($0.segments, segments) }.map(\.method)
-        guard allowed.isEmpty || allowed.contains(method) else {
+        do {
+            return try await next(request, context)
+        } catch let miss as HTTPError where miss.status == .notFound {
+            let method = request.method == .head ? .get : request.method
+            let segments = request.uri.path.split(separator: "/")
+            let allowed = routes.filter { Self.matches($0.segments, segments) }.map(\.method)
+            guard !allowed.isEmpty, !allowed.contains(method) else { throw miss }
             throw APIError.methodNotAllowed(allowed.contains(.get) ? allowed + [.head] : allowed)
         }
-        return try await next(request, context)
     }
 
     static func matches(_ pattern: [Substring], _ segments: [Substring]) -> Bool {

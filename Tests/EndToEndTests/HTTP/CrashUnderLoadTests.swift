@@ -18,14 +18,6 @@ import Testing
         var acknowledged: Int { sent.withLock { $0.count { $0.requestID != nil } } }
     }
 
-    /// Each request is a batch of two profiles with three properties each, so a
-    /// partial commit would show as one profile without the other, or a
-    /// profile with some of its properties.
-    static func body(_ profiles: [String], _ serial: Int) -> String {
-        let elements = profiles.map { #"{"distinct_id": "\#($0)", "action": {"$once": {"a": \#(serial), "b": "b\#(serial)", "c": true}}}"# }
-        return #"{"batch": [\#(elements.joined(separator: ","))]}"#
-    }
-
     @Test(arguments: TestDataSet.Kind.allCases)
     func acknowledgedRequestsSurviveSIGKILLUnderLoad(store: TestDataSet.Kind) async throws {
         let dataSet = try await TestDataSet.fresh(store)
@@ -36,9 +28,11 @@ import Testing
                 for client in 0..<16 {
                     group.addTask {
                         for serial in 0..<100_000 {
+                            // Two profiles with three properties each: a partial commit would show as one
+                            // profile without the other, or a profile with some of its properties.
                             let profiles = ["c\(client)-\(serial)-x", "c\(client)-\(serial)-y"]
                             let slot = ledger.sent.withLock { $0.append(.init(profiles: profiles)); return $0.count - 1 }
-                            guard let reply = try? await daemon.post("\(Self.base)/profiles/properties/batch", Self.body(profiles, serial)),
+                            guard let reply = try? await daemon.post("\(Self.base)/profiles/properties/batch", Daemon.onceBatch(profiles, #"{"a": \#(serial), "b": "b\#(serial)", "c": true}"#)),
                                   reply.status == 202, let id = reply.json?["request_id"]?.stringValue else { return }
                             ledger.sent.withLock { $0[slot].requestID = id }
                         }

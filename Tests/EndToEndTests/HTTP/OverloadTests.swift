@@ -1,6 +1,5 @@
 import Foundation
 import OnceEngine
-import Synchronization
 import Testing
 
 /// More load than the daemon can take: the excess is refused at once with
@@ -15,13 +14,6 @@ import Testing
         var reply: RawHTTP.Reply?
     }
 
-    /// A batch of `count` new profiles with three properties each (~25 KB).
-    static func batch(_ prefix: String, count: Int) -> (profiles: [String], body: String) {
-        let profiles = (0..<count).map { "\(prefix)-\($0)" }
-        let elements = profiles.map { #"{"distinct_id": "\#($0)", "action": {"$once": {"a": 1, "b": "some text", "c": true}}}"# }
-        return (profiles, #"{"batch": [\#(elements.joined(separator: ","))]}"#)
-    }
-
     @Test func excessLoadIsShedWithBoundedMemory() async throws {
         let dataSet = try await TestDataSet.fresh(.sqlite)
         let daemon = try await Daemon.start(arguments: ["--max-in-flight", "8"], directory: dataSet.directory, store: dataSet.arguments)
@@ -31,7 +23,9 @@ import Testing
                 group.addTask {
                     try await offload {
                         try (0..<requestsPerClient).map { serial in
-                            let (profiles, body) = Self.batch("c\(client)-\(serial)", count: 200)
+                            // 200 new profiles with three properties each (~25 KB).
+                            let profiles = (0..<200).map { "c\(client)-\(serial)-\($0)" }
+                            let body = Daemon.onceBatch(profiles, #"{"a": 1, "b": "some text", "c": true}"#)
                             return Sent(profiles: profiles, reply: try RawHTTP.exchange(daemon.port, RawHTTP.post(Self.path, key: Daemon.key, body: body)))
                         }
                     }

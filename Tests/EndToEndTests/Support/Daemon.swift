@@ -81,6 +81,12 @@ final class Daemon: @unchecked Sendable {
         return Reply(status: http.statusCode, body: String(decoding: data, as: UTF8.self), headers: headers)
     }
 
+    /// A batch body setting once the same properties (a JSON object's text) on each of `profiles`.
+    static func onceBatch(_ profiles: [String], _ properties: String) -> String {
+        let elements = profiles.map { #"{"distinct_id": "\#($0)", "action": {"$once": \#(properties)}}"# }
+        return #"{"batch": [\#(elements.joined(separator: ","))]}"#
+    }
+
     func post(_ path: String, _ body: String, key: String? = Daemon.key) async throws -> Reply {
         try await request("POST", path, body: body, key: key)
     }
