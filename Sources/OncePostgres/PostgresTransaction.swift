@@ -14,9 +14,14 @@ struct PostgresTransaction: StoreTransaction {
     let namespace: Namespace
     let now: Int64
     var types: TypeLookup
+    let profiles: BatchProfiles
+    /// Set when the batch inserted every set-once value up front.
+    let setOnce: BatchSetOnce?
 
-    init(session: PostgresSession, cache: TypeCache, request: PreparedRequest) {
+    init(session: PostgresSession, cache: TypeCache, profiles: BatchProfiles, setOnce: BatchSetOnce?, request: PreparedRequest) {
         self.session = session
+        self.profiles = profiles
+        self.setOnce = setOnce
         self.types = TypeLookup(cache: cache, namespace: request.namespace)
         self.namespace = request.namespace
         self.now = request.receivedAt.epochMilliseconds
@@ -33,8 +38,9 @@ struct PostgresTransaction: StoreTransaction {
         })
     }
 
+    /// Already inserted with the rest of the batch's profiles (``BatchProfiles``).
     func createProfile(_ distinctID: String) throws -> Bool {
-        try run(Self.insertProfile, distinctID, now).metadata.rows == 1
+        profiles.claim(distinctID, in: namespace)
     }
 
     func touchProfile(_ distinctID: String) throws {
@@ -45,26 +51,27 @@ struct PostgresTransaction: StoreTransaction {
         try insertEachIfAbsent(distinctID, [(name, value)])[0]
     }
 
-    /// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING name` per
-    /// ``maxRowsPerStatement`` values. A name sent twice is stored (at most) by its first occurrence.
+    /// One multi-row `INSERT … ON CONFLICT DO NOTHING`, unless the batch already
+    /// inserted them all (``BatchSetOnce``). A name sent twice is stored (at most) by its first occurrence.
     func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
-        var stored: [Bool] = []
-        for start in stride(from: 0, to: values.count, by: Self.maxRowsPerStatement) {
-            let chunk = values[start..<min(start + Self.maxRowsPerStatement, values.count)]
-            var binds = bindings(distinctID)
-            binds.append(now)
-            var rows: [String] = []
-            for (name, value) in chunk {
-                let first = binds.count + 1
-                binds.append(name)
-                PostgresValue.bind(value, into: &binds)
-                rows.append("($1, $2, $3, $\(first), \(PostgresValue.placeholders(from: first + 1)), $4)")
-            }
-            let sql = Self.insertColumns + rows.joined(separator: ", ") + " ON CONFLICT DO NOTHING RETURNING name"
-            var inserted = Set(try session.run(sql, binds: binds).rows.map { try $0.decode(String.self) })
-            stored += chunk.map { inserted.remove($0.name) != nil }
+        let keys = values.map { PropertyKey(namespace, distinctID, $0.name) }
+        if let setOnce { return keys.map(setOnce.claim) }
+        var inserted = try Self.insertOnce(zip(keys, values).map { ($0, $1.value, now) }, in: session)
+        return keys.map { inserted.remove($0) != nil }
+    }
+
+    /// Inserts each row unless its property is set; returns the keys of those it inserted.
+    static func insertOnce(_ rows: [(key: PropertyKey, value: PropertyValue, now: Int64)], in session: PostgresSession) throws -> Set<PropertyKey> {
+        let inserted = try session.insert(rows, head: insertColumns, tail: " ON CONFLICT DO NOTHING RETURNING \(PropertyKey.columns)") { row, first, binds in
+            binds.append(row.key.workspace)
+            binds.append(row.key.version)
+            binds.append(row.key.distinctID)
+            binds.append(row.key.name)
+            PostgresValue.bind(row.value, into: &binds)
+            binds.append(row.now)
+            return "($\(first), $\(first + 1), $\(first + 2), $\(first + 3), \(PostgresValue.placeholders(from: first + 4)), $\(first + 11))"
         }
-        return stored
+        return Set(try inserted.map(PropertyKey.init(row:)))
     }
 
     func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
@@ -97,26 +104,17 @@ struct PostgresTransaction: StoreTransaction {
     /// whole batch in one statement (``saveRecords(_:in:)``) before COMMIT.
     func save(_ record: RequestRecord) throws {}
 
-    /// Writes the records of a batch's requests: one statement per ``maxRowsPerStatement``.
+    /// Writes the records of a batch's requests, a thousand per statement.
     static func saveRecords(_ records: [(namespace: Namespace, record: RequestRecord)], in session: PostgresSession) throws {
-        for start in stride(from: 0, to: records.count, by: maxRowsPerStatement) {
-            var binds = PostgresBindings(capacity: 5 * maxRowsPerStatement)
-            var rows: [String] = []
-            for (namespace, record) in records[start..<min(start + maxRowsPerStatement, records.count)] {
-                let first = binds.count + 1
-                binds.append(namespace.workspace)
-                binds.append(namespace.version.rawValue)
-                binds.append(record.id.uuidString.lowercased())
-                binds.append(record.receivedAt.epochMilliseconds)
-                binds.append(JSON.array(record.results.map(\.json)).text)
-                rows.append("(" + (first..<first + 5).map { "$\($0)" }.joined(separator: ", ") + ")")
-            }
-            try session.run(insertRequests + rows.joined(separator: ", "), binds: binds)
+        try session.insert(records, head: insertRequests) { row, first, binds in
+            binds.append(row.namespace.workspace)
+            binds.append(row.namespace.version.rawValue)
+            binds.append(row.record.id.uuidString.lowercased())
+            binds.append(row.record.receivedAt.epochMilliseconds)
+            binds.append(JSON.array(row.record.results.map(\.json)).text)
+            return "(" + (first..<first + 5).map { "$\($0)" }.joined(separator: ", ") + ")"
         }
     }
-
-    /// Keeps every statement far below PostgreSQL's 65,535 parameters.
-    static let maxRowsPerStatement = 1000
 
     /// Runs a statement whose first two parameters are the namespace.
     @discardableResult
@@ -147,10 +145,6 @@ struct PostgresTransaction: StoreTransaction {
 
     static let key = "workspace = $1 AND version = $2 AND distinct_id = $3"
 
-    static let insertProfile = """
-        INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING
-        """
     static let touchProfile = "UPDATE profiles SET updated_at = $4 WHERE \(key)"
     static let insertRequests = "INSERT INTO requests (workspace, version, id, received_at, results) VALUES "
     static let registerType = """
@@ -158,7 +152,7 @@ struct PostgresTransaction: StoreTransaction {
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
         """
     static let selectType = "SELECT type FROM property_types WHERE workspace = $1 AND version = $2 AND name = $3"
-    private static let insertColumns = """
+    static let insertColumns = """
         INSERT INTO properties AS p (workspace, version, distinct_id, name,
             type, text, number, fractional, instant, list, list_keys, updated_at) VALUES
         """

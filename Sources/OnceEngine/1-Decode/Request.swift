@@ -104,7 +104,7 @@ public struct WriteRequest: Sendable {
     public var elements: [Element]
 
     /// Creates a value from its parts.
-    public init(id: UUID = UUID(), namespace: Namespace, receivedAt: Date = Date(), elements: [Element]) {
+    public init(id: UUID = .timeOrdered(), namespace: Namespace, receivedAt: Date = Date(), elements: [Element]) {
         self.id = id
         self.namespace = namespace
         self.receivedAt = receivedAt

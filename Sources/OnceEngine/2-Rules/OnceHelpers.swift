@@ -103,7 +103,7 @@ let onceDateCallback: clua_callback = { _, input, length, number, isNumber, outp
     if isNumber != 0 {
         result = DateCoercion.isoDate(fromUnixSeconds: number)
     } else if let text = string(input, length) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = trimmingBlanks(text)
         if !trimmed.isEmpty, trimmed.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let seconds = Double(trimmed) {
             result = DateCoercion.isoDate(fromUnixSeconds: seconds)
         } else {
@@ -114,6 +114,14 @@ let onceDateCallback: clua_callback = { _, input, length, number, isNumber, outp
     }
     guard let result else { return -1 }
     return write(result, to: output, capacity: capacity)
+}
+
+/// `text` without leading and trailing spaces and tabs. (Foundation's
+/// `trimmingCharacters(in:)` goes through NSString: a tenth of `once.date`'s cost.)
+private func trimmingBlanks(_ text: String) -> String {
+    let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+    guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else { return "" }
+    return String(text[first...last])
 }
 
 let onceLogCallback: clua_callback = { context, input, length, number, isNumber, output, capacity in

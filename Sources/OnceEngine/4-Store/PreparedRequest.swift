@@ -38,7 +38,7 @@ public struct PreparedElement: Sendable {
     }
 
     /// Every write but `unset` creates the profile, even when all its values are ignored.
-    var createsProfile: Bool { ops.contains { $0.op != .unset } }
+    package var createsProfile: Bool { ops.contains { $0.op != .unset } }
 }
 
 /// One op key's properties, each with its plan.

@@ -132,7 +132,8 @@ struct API: Sendable {
         let workspace = context.parameters.get("wsid") ?? ""
         guard let header = request.headers[.authorization], header.count > 7,
               header.prefix(7).lowercased() == "bearer " else { throw APIError.unauthorized }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        // The HTTP parser already trimmed the value's ends; only the gap after "Bearer" is left.
+        let token = String(header.dropFirst(7).drop { $0 == " " || $0 == "\t" })
         guard !token.isEmpty, try await keys.authorizes(token, for: workspace) else { throw APIError.unauthorized }
         do {
             return try RequestDecoder.namespace(workspace: workspace, version: context.parameters.get("version") ?? "")

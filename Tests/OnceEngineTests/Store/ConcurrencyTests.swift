@@ -33,6 +33,63 @@ import Testing
         try await engine.engine.close()
     }
 
+    /// Many multi-profile set-once requests at once, so the store commits them in
+    /// shared batches (PostgreSQL inserts a whole batch's values in one statement
+    /// once the types are known): the outcomes are those of running them one by
+    /// one — per namespace, profile and property exactly one `set`, the stored
+    /// value is its value, a wrong type is ignored, a new name goes through too.
+    @Test(arguments: StoreKind.allCases)
+    func sharedBatchesAgreeWithOneByOne(store: StoreKind) async throws {
+        let engine = try await TestEngine(store)
+        let namespaces = [TestEngine.namespace, Namespace(workspace: TestEngine.namespace.workspace, version: .test)]
+        for namespace in namespaces {  // known types: the batches after these need no type statement
+            try await engine.submit(#"{"$once": {"n": 0, "s": "warm", "d": "2020-01-01"}}"#, distinctID: "warm", namespace: namespace)
+        }
+        @Sendable func date(_ submitter: Int) -> String { "2021-02-" + String(100 + submitter % 28 + 1).dropFirst() }
+        let records = try await withThrowingTaskGroup(of: (Int, Namespace, RequestRecord).self) { group in
+            for submitter in 0..<48 {
+                group.addTask {
+                    let namespace = namespaces[submitter % 2]
+                    let day = submitter % 3 == 0 ? "not a date" : date(submitter)
+                    let extra = submitter % 8 == 0 ? #", "new_\#(submitter)": true"# : ""
+                    let properties = #"{"$once": {"n": \#(submitter), "s": "s\#(submitter)", "d": "\#(day)"\#(extra)}}"#
+                    let elements = try (0..<6).shuffled().prefix(3).map { profile in
+                        try RequestDecoder.element(distinctID: "p\(profile)", opsIn: JSONParser.parse(properties).objectValue!)
+                    }
+                    let request = WriteRequest(namespace: namespace, elements: elements)
+                    return (submitter, namespace, try await engine.engine.submit(request))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for namespace in namespaces {
+            for profile in (0..<6).map({ "p\($0)" }) {
+                let writes = records.filter { $0.1 == namespace }.flatMap { submitter, _, record in
+                    record.results.filter { $0.distinctID == profile }.flatMap(\.properties).map { (submitter, $0) }
+                }
+                guard !writes.isEmpty else { continue }
+                let stored = try #require(try await engine.profile(profile, namespace: namespace))
+                for name in ["n", "s"] {
+                    let winners = writes.filter { $0.1.name == name && $0.1.outcome == .set }.map(\.0)
+                    #expect(winners.count == 1, "\(namespace) \(profile).\(name) was set \(winners.count) times")
+                    #expect(writes.filter { $0.1.name == name }.count == winners.count + writes.filter {
+                        $0.1.name == name && $0.1.outcome == .unchanged }.count)
+                    if let winner = winners.first {
+                        #expect(stored[name] == (name == "n" ? .integer(Int64(winner)) : .string("s\(winner)")))
+                    }
+                }
+                let dates = writes.filter { $0.1.name == "d" }
+                #expect(dates.filter { $0.0 % 3 == 0 }.allSatisfy { $0.1.outcome == .ignoredTypeMismatch })
+                let dateWinners = dates.filter { $0.1.outcome == .set }
+                #expect(dateWinners.count == (dates.contains { $0.0 % 3 != 0 } ? 1 : 0))
+                #expect(dateWinners.allSatisfy { stored["d"] == .date(ISODate(parsing: date($0.0))!) })
+                // Each new name is one submitter's, on profiles it names once: always a first write.
+                #expect(writes.filter { $0.1.name.hasPrefix("new_") }.allSatisfy { $0.1.outcome == .set })
+            }
+        }
+        try await engine.engine.close()
+    }
+
     /// A request that fails in the store leaves nothing behind, and the requests
     /// committed in the same batch are unaffected.
     @Test(arguments: StoreKind.shared)

@@ -1,0 +1,46 @@
+import OnceEngine
+import PostgresNIO
+
+/// The profiles a batch creates, inserted by one statement before its requests run.
+///
+/// Creating each request's profile on its own was one of the two round trips
+/// every set-once request cost; now a batch pays one for all of them. Each
+/// created profile is credited to the first request of the batch that names it,
+/// as if the requests had run one by one.
+final class BatchProfiles {
+    private var unclaimed: Set<PropertyKey>
+
+    /// Inserts every profile the batch's elements create, unless it exists.
+    init(creatingFor batch: [PreparedRequest], in session: PostgresSession) throws {
+        var firstSeen: [PropertyKey: Int64] = [:]
+        for request in batch {
+            for element in request.elements where element.createsProfile {
+                let key = Self.key(element.distinctID, in: request.namespace)
+                if firstSeen[key] == nil { firstSeen[key] = request.receivedAt.epochMilliseconds }
+            }
+        }
+        // One order for every process: two batches then lock shared profiles in the same order.
+        let rows = firstSeen.sorted { $0.key < $1.key }
+        let created = try session.insert(rows, head: Self.insertProfiles, tail: Self.returning) { row, first, binds in
+            binds.append(row.key.workspace)
+            binds.append(row.key.version)
+            binds.append(row.key.distinctID)
+            binds.append(row.value)
+            return "($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 3))"
+        }
+        unclaimed = Set(try created.map(PropertyKey.init(row:)))
+    }
+
+    /// Whether this batch created the profile and no earlier request of it has claimed that.
+    func claim(_ distinctID: String, in namespace: Namespace) -> Bool {
+        unclaimed.remove(Self.key(distinctID, in: namespace)) != nil
+    }
+
+    /// A profile's key: a ``PropertyKey`` with an empty name.
+    private static func key(_ distinctID: String, in namespace: Namespace) -> PropertyKey {
+        PropertyKey(namespace, distinctID, "")
+    }
+
+    private static let insertProfiles = "INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at) VALUES "
+    private static let returning = " ON CONFLICT DO NOTHING RETURNING workspace, version, distinct_id, ''"
+}

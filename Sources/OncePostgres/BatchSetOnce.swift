@@ -1,0 +1,67 @@
+import OnceEngine
+import PostgresNIO
+
+/// A batch of set-once requests inserts all their values in one statement.
+///
+/// Inserting each request's values on its own cost one round trip per request
+/// (with the profile, two): the writer waited on the network, not on
+/// PostgreSQL. Up front, the batch's outcome for each property is exactly what
+/// running its requests one by one would give — the first occurrence of a
+/// property in the batch is the one inserted, and it counts as `set` only if
+/// the statement inserted it — provided that nothing else in the batch writes
+/// properties and that every value's registered type is known without a
+/// statement. Otherwise the batch runs request by request as before.
+final class BatchSetOnce {
+    private var unclaimed: Set<PropertyKey>
+
+    /// Nil, inserting nothing, when some op of the batch is not `set_once` or some
+    /// value's type is not in `cache` yet.
+    init?(insertingFor batch: [PreparedRequest], cache: TypeCache, in session: PostgresSession) throws {
+        var firstValues: [PropertyKey: (value: PropertyValue, now: Int64)] = [:]
+        for request in batch {
+            for element in request.elements {
+                for op in element.ops {
+                    guard op.op == .setOnce else { return nil }
+                    for property in op.properties {
+                        guard case .value(let value) = property.plan else { continue }  // settled before the store
+                        guard let registered = cache.type(of: property.name, in: request.namespace) else { return nil }
+                        guard let stored = value.conforming(to: registered) else { continue }  // a type mismatch
+                        let key = PropertyKey(request.namespace, element.distinctID, property.name)
+                        if firstValues[key] == nil { firstValues[key] = (stored, request.receivedAt.epochMilliseconds) }
+                    }
+                }
+            }
+        }
+        // One order for every process: two batches then lock shared rows in the same order.
+        let rows = firstValues.sorted { $0.key < $1.key }.map { ($0.key, $0.value.value, $0.value.now) }
+        unclaimed = try PostgresTransaction.insertOnce(rows, in: session)
+    }
+
+    /// Whether the batch's statement inserted the property and no earlier request of the batch claimed it.
+    func claim(_ key: PropertyKey) -> Bool {
+        unclaimed.remove(key) != nil
+    }
+}
+
+/// One property of one profile, in any namespace.
+struct PropertyKey: Hashable, Comparable {
+    var workspace: String
+    var version: String
+    var distinctID: String
+    var name: String
+
+    /// What a statement returns to build one with ``init(row:)``.
+    static let columns = "workspace, version, distinct_id, name"
+
+    init(_ namespace: Namespace, _ distinctID: String, _ name: String) {
+        (workspace, version, self.distinctID, self.name) = (namespace.workspace, namespace.version.rawValue, distinctID, name)
+    }
+
+    init(row: PostgresRow) throws {
+        (workspace, version, distinctID, name) = try row.decode((String, String, String, String).self)
+    }
+
+    static func < (a: Self, b: Self) -> Bool {
+        (a.workspace, a.version, a.distinctID, a.name) < (b.workspace, b.version, b.distinctID, b.name)
+    }
+}
