@@ -28,16 +28,47 @@ public final class Engine: Sendable {
     /// - Throws: ``RuleRejection`` when a rule rejects the whole request (nothing
     ///   is written), or the store's error (nothing of the request is written).
     public func submit(_ request: WriteRequest) async throws -> RequestRecord {
-        let ruled = try await applyRules(to: request)
-        let prepared = PreparedRequest(id: request.id, namespace: request.namespace, receivedAt: request.receivedAt,
-                                       elements: zip(request.elements, ruled).map { element, ops in
-                                           Preparation.prepare(distinctID: element.distinctID,
-                                                               ops: zip(element.ops, ops).map { ($0.op, $1) })
-                                       })
-        let record = try await store.apply(prepared)
-        EngineMetrics.count(record)
-        if rules != nil { types.learn(from: record, in: request.namespace) }
+        let record = try await store.apply(try await prepare(request))
+        learn(from: record, in: request.namespace)
         return record
+    }
+
+    /// Applies each request as ``submit(_:)`` does, handing them to the store
+    /// together: a caller with many requests at hand (a pipeline) needs no task
+    /// per request for them to share commits.
+    ///
+    /// - Returns: One result per request, in order: its record, or why nothing of it was written.
+    public func submit(contentsOf requests: [WriteRequest]) async -> [Result<RequestRecord, any Error>] {
+        var results = [Result<RequestRecord, any Error>?](repeating: nil, count: requests.count)
+        var prepared: [(index: Int, request: PreparedRequest)] = []
+        for (index, request) in requests.enumerated() {
+            do {
+                prepared.append((index, try await prepare(request)))
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        let stored = await store.apply(contentsOf: prepared.map(\.request))
+        for ((index, request), result) in zip(prepared, stored) {
+            if case .success(let record) = result { learn(from: record, in: request.namespace) }
+            results[index] = result
+        }
+        return results.map { $0! }
+    }
+
+    /// Rules, then validation: what the store must apply.
+    private func prepare(_ request: WriteRequest) async throws -> PreparedRequest {
+        let ruled = try await applyRules(to: request)
+        return PreparedRequest(id: request.id, namespace: request.namespace, receivedAt: request.receivedAt,
+                               elements: zip(request.elements, ruled).map { element, ops in
+                                   Preparation.prepare(distinctID: element.distinctID,
+                                                       ops: zip(element.ops, ops).map { ($0.op, $1) })
+                               })
+    }
+
+    private func learn(from record: RequestRecord, in namespace: Namespace) {
+        EngineMetrics.count(record)
+        if rules != nil { types.learn(from: record, in: namespace) }
     }
 
     /// Each element's ops after the rule chain of the generation in force now.

@@ -81,9 +81,32 @@ public final class PostgresStore: ProfileStore, KeyStore {
 
     /// Queues the request for its writer's next group commit; returns once it is committed.
     public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
+        try await committers[writer(of: request)].submit(request)
+    }
+
+    /// Queues each request with its writer, all at once; one result per request, in order.
+    public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
+        let byWriter = Dictionary(grouping: requests.indices) { writer(of: requests[$0]) }
+        return await withTaskGroup(of: [(Int, Result<RequestRecord, any Error>)].self) { group in
+            for (writer, indices) in byWriter {
+                group.addTask {
+                    let results = await self.committers[writer].submit(contentsOf: indices.map { requests[$0] })
+                    return Array(zip(indices, results))
+                }
+            }
+            var results = [Result<RequestRecord, any Error>?](repeating: nil, count: requests.count)
+            for await finished in group {
+                for (index, result) in finished { results[index] = result }
+            }
+            return results.map { $0! }
+        }
+    }
+
+    /// Requests for one profile go to one writer, so they never wait on each other's locks.
+    private func writer(of request: PreparedRequest) -> Int {
         var hasher = Hasher()
         hasher.combine(request.elements.first?.distinctID)
-        return try await committers[Int(UInt(bitPattern: hasher.finalize()) % UInt(committers.count))].submit(request)
+        return Int(UInt(bitPattern: hasher.finalize()) % UInt(committers.count))
     }
 
     /// The profile with its properties sorted by name, or nil if no write created it.

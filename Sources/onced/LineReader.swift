@@ -24,8 +24,9 @@ struct LineReader {
         self.maxLength = maxLength
     }
 
-    /// The next line, or nil at end of input. Blocks while the input has nothing to read.
-    mutating func next() -> Line? {
+    /// The next line, or nil at end of input. Blocks while the input has nothing
+    /// to read; `beforeReading` runs before each read from the descriptor (which may block).
+    mutating func next(beforeReading: () -> Void = {}) -> Line? {
         while true {
             if let newline = buffer[start..<end].firstIndex(of: UInt8(ascii: "\n")) {
                 let chunk = buffer[start..<newline]
@@ -43,6 +44,7 @@ struct LineReader {
             start = 0
             end = 0
             if finished { break }
+            beforeReading()
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count <= 0 {
                 if count < 0 && errno == EINTR { continue }

@@ -8,13 +8,17 @@ extension UUID {
     /// random keys land on random pages of the index, so every new record read
     /// and rewrote a page somewhere in a table far larger than the page cache.
     /// Time-ordered ids all land on the index's last pages. Callers still see
-    /// an opaque UUID.
+    /// an opaque UUID. (`UUID()` also opens and reads `/dev/urandom` each time
+    /// here; the system generator is one `getrandom` call per 8 bytes.)
     public static func timeOrdered(at date: Date = Date()) -> UUID {
+        var generator = SystemRandomNumberGenerator()
         let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        func byte(_ index: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * index)) }
-        var bits = UUID().uuid  // random, with the RFC variant already set
-        (bits.0, bits.1, bits.2, bits.3, bits.4, bits.5) = (byte(0), byte(1), byte(2), byte(3), byte(4), byte(5))
-        bits.6 = 0x70 | (bits.6 & 0x0F)
-        return UUID(uuid: bits)
+        let high = milliseconds << 16 | 0x7000 | generator.next() & 0x0FFF  // time, version 7, 12 random bits
+        let low = 0x8000_0000_0000_0000 | generator.next() & 0x3FFF_FFFF_FFFF_FFFF  // variant 10, 62 random bits
+        func byte(_ word: UInt64, _ index: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: word >> (56 - 8 * index)) }
+        return UUID(uuid: (byte(high, 0), byte(high, 1), byte(high, 2), byte(high, 3),
+                           byte(high, 4), byte(high, 5), byte(high, 6), byte(high, 7),
+                           byte(low, 0), byte(low, 1), byte(low, 2), byte(low, 3),
+                           byte(low, 4), byte(low, 5), byte(low, 6), byte(low, 7)))
     }
 }

@@ -18,7 +18,8 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
 
     private struct Waiter {
         var job: Job
-        var continuation: CheckedContinuation<Output, any Error>
+        /// Called once, on the drain queue, with the job's result.
+        var finish: @Sendable (Result<Output, any Error>) -> Void
     }
 
     private struct State {
@@ -48,21 +49,61 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
 
     package func submit(_ job: Job) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            let startDrain: Result<Bool, StoreError> = state.withLock { state in
-                if state.closed { return .failure(.closed) }
-                if state.pending.count >= maxPending { return .failure(.overloaded) }
-                state.pending.append(Waiter(job: job, continuation: continuation))
-                state.accepted += 1
-                if state.draining { return .success(false) }
-                state.draining = true
-                return .success(true)
-            }
-            switch startDrain {
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(true): queue.async { self.drain() }
-            case .success(false): break
-            }
+            enqueue([job]) { _, result in continuation.resume(with: result) }
         }
+    }
+
+    /// Queues every job at once and returns their results in order, each as
+    /// durable as ``submit(_:)``'s: a caller holding many jobs needs no task per job.
+    package func submit(contentsOf jobs: [Job]) async -> [Result<Output, any Error>] {
+        guard !jobs.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            let gathered = Gathered(count: jobs.count) { continuation.resume(returning: $0) }
+            enqueue(jobs, finish: gathered.finish)
+        }
+    }
+
+    /// Collects the results of jobs that finish in any order, in any batches.
+    private final class Gathered: Sendable {
+        private let state: Mutex<(left: Int, results: [Result<Output, any Error>?])>
+        private let done: @Sendable ([Result<Output, any Error>]) -> Void
+
+        init(count: Int, done: @escaping @Sendable ([Result<Output, any Error>]) -> Void) {
+            state = Mutex((count, Array(repeating: nil, count: count)))
+            self.done = done
+        }
+
+        @Sendable func finish(_ index: Int, _ result: Result<Output, any Error>) {
+            let all = state.withLock { state -> [Result<Output, any Error>]? in
+                state.results[index] = result
+                state.left -= 1
+                return state.left == 0 ? state.results.map { $0! } : nil
+            }
+            if let all { done(all) }
+        }
+    }
+
+    /// Queues `jobs`; `finish` gets each one's index and result. A job past the
+    /// bound, or after close, fails at once.
+    private func enqueue(_ jobs: [Job], finish: @escaping @Sendable (Int, Result<Output, any Error>) -> Void) {
+        let (refused, startDrain) = state.withLock { state -> ([(Int, StoreError)], Bool) in
+            var refused: [(Int, StoreError)] = []
+            for (index, job) in jobs.enumerated() {
+                if state.closed {
+                    refused.append((index, .closed))
+                } else if state.pending.count >= maxPending {
+                    refused.append((index, .overloaded))
+                } else {
+                    state.pending.append(Waiter(job: job) { finish(index, $0) })
+                    state.accepted += 1
+                }
+            }
+            let startDrain = !state.draining && !state.pending.isEmpty
+            if startDrain { state.draining = true }
+            return (refused, startDrain)
+        }
+        for (index, error) in refused { finish(index, .failure(error)) }
+        if startDrain { queue.async { self.drain() } }
     }
 
     /// Jobs waiting for the next commit.
@@ -103,7 +144,7 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
             precondition(results.count == batch.count, "a commit must return one result per job")
             onBatch(batch.count)
             for (waiter, result) in zip(batch, results) {
-                waiter.continuation.resume(with: result)
+                waiter.finish(result)
             }
         }
     }

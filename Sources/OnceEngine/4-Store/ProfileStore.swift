@@ -42,11 +42,33 @@ public struct Profile: Sendable, Equatable {
 public protocol ProfileStore: Sendable {
     /// Applies one request and returns its record, once durable.
     func apply(_ request: PreparedRequest) async throws -> RequestRecord
+    /// Applies each request as ``apply(_:)`` does (each atomic on its own), with
+    /// one result per request, in order. The default applies them concurrently.
+    func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>]
     func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile?
     func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord?
     func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType]
     /// Waits for writes in flight, then releases the store. Later calls fail.
     func close() async throws
+}
+
+extension ProfileStore {
+    public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
+        await withTaskGroup(of: (Int, Result<RequestRecord, any Error>).self) { group in
+            for (index, request) in requests.enumerated() {
+                group.addTask {
+                    do {
+                        return (index, .success(try await self.apply(request)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var results = [Result<RequestRecord, any Error>?](repeating: nil, count: requests.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+    }
 }
 
 /// A store that cannot do what was asked.

@@ -23,6 +23,30 @@ import Testing
         #expect(both.status != 0)
     }
 
+    /// A line's outcome comes out while stdin stays open: lines are handed on in
+    /// chunks, and a chunk never waits for input that has not come. (A chunk
+    /// held back would stall this test; a watchdog then kills the child, so it fails.)
+    @Test(arguments: [["--dry-run"], ["--db", "o.db"]])
+    func outcomesComeWhileInputIsStillOpen(store: [String]) async throws {
+        let directory = TemporaryDirectory()
+        let child = try OncedProcess(["apply"] + store.map { $0 == "o.db" ? directory.path("o.db") : $0 })
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            try await child.kill()
+        }
+        defer { watchdog.cancel() }
+        try child.write(applyLine("u1", #""$once": {"n": 1}"#))
+        #expect(try await child.nextLine()?.contains(#""line":1"#) == true)
+        try child.write("")
+        try child.write("not json")
+        #expect(try await child.nextLine()?.contains(#""line":3,"error""#) == true)
+        try child.write(applyLine("u1", #""$once": {"n": 2}"#))
+        #expect(try await child.nextLine()?.contains(#""line":4"#) == true)
+        child.closeInput()
+        #expect(try await child.nextLine() == nil)
+        #expect(try await child.wait() == 0)
+    }
+
     /// 100,000 lines through `apply --db` with peak memory no higher than for 10,000 (plus slack).
     /// glibc's per-thread malloc arenas make peak RSS depend on scheduling; two arenas keep
     /// the figure about the program's data rather than about how busy the machine is.

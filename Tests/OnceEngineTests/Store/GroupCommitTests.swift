@@ -70,4 +70,33 @@ import Testing
         for (index, task) in queued.enumerated() { #expect(try await task.value == index + 1) }
         #expect(try await commit.submit(5) == 5)
     }
+
+    /// Many jobs handed over at once: each gets its own result, in order, across
+    /// however many batches they took; past the bound each refused job fails alone.
+    @Test func jobsHandedOverTogetherGetTheirOwnResults() async throws {
+        let batchSizes = Mutex<[Int]>([])
+        let commit = GroupCommit<Int, Int>(label: "test", maxBatch: 4, maxPending: 10) { jobs in
+            batchSizes.withLock { $0.append(jobs.count) }
+            return jobs.map { $0 % 3 == 0 ? .failure(StoreError.corrupt("job \($0)")) : .success($0 * 10) }
+        }
+        let results = await commit.submit(contentsOf: Array(0..<10))
+        #expect(results.count == 10)
+        for (job, result) in results.enumerated() {
+            if job % 3 == 0 {
+                #expect(throws: StoreError.self) { try result.get() }
+            } else {
+                #expect(try result.get() == job * 10)
+            }
+        }
+        #expect(batchSizes.withLock { $0.allSatisfy { $0 <= 4 } && $0.reduce(0, +) == 10 })
+        #expect(await commit.submit(contentsOf: []).isEmpty)
+
+        let overflow = await commit.submit(contentsOf: Array(100..<112))
+        #expect(zip(100..., overflow.prefix(10)).allSatisfy { job, result in (try? result.get()) == (job % 3 == 0 ? nil : job * 10) })
+        for refused in overflow.suffix(2) {
+            #expect { try refused.get() } throws: { ($0 as? StoreError)?.description == StoreError.overloaded.description }
+        }
+        await commit.close()
+        await #expect { try await commit.submit(contentsOf: [1])[0].get() } throws: { ($0 as? StoreError)?.description == StoreError.closed.description }
+    }
 }

@@ -58,6 +58,11 @@ public final class SQLiteStore: ProfileStore {
         try await committer.submit(request)
     }
 
+    /// Queues every request at once (see ``GroupCommit/submit(contentsOf:)``).
+    public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
+        await committer.submit(contentsOf: requests)
+    }
+
     /// One transaction for the whole batch, one savepoint per request.
     private static func commit(_ batch: [PreparedRequest], pool: DatabasePool, cache: TypeCache) -> [Result<RequestRecord, any Error>] {
         var attempt = 0
