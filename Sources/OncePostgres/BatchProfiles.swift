@@ -1,12 +1,9 @@
 import OnceEngine
 import PostgresNIO
 
-/// The profiles a batch creates, inserted by one statement before its requests run.
-///
-/// Creating each request's profile on its own was one of the two round trips
-/// every set-once request cost; now a batch pays one for all of them. Each
-/// created profile is credited to the first request of the batch that names it,
-/// as if the requests had run one by one.
+/// The profiles a batch creates, inserted by one statement before its requests
+/// run (for ``BatchSetOnce``). Each created profile is credited to the first
+/// request of the batch that names it, as if the requests had run one by one.
 final class BatchProfiles {
     private var unclaimed: Set<PropertyKey>
 

@@ -1,17 +1,22 @@
 import OnceEngine
 import PostgresNIO
 
-/// A batch of set-once requests inserts all their values in one statement.
+/// A batch of set-once requests inserts all its profiles in one statement and
+/// all its values in another.
 ///
-/// Inserting each request's values on its own cost one round trip per request
-/// (with the profile, two): the writer waited on the network, not on
-/// PostgreSQL. Up front, the batch's outcome for each property is exactly what
-/// running its requests one by one would give — the first occurrence of a
-/// property in the batch is the one inserted, and it counts as `set` only if
-/// the statement inserted it — provided that nothing else in the batch writes
-/// properties and that every value's registered type is known without a
-/// statement. Otherwise the batch runs request by request as before.
+/// Inserting each request's profile and values on its own cost two round trips
+/// per request: the writer waited on the network, not on PostgreSQL. Up front,
+/// the batch's outcome for each property is exactly what running its requests
+/// one by one would give — the first occurrence of a property in the batch is
+/// the one inserted, and it counts as `set` only if the statement inserted it —
+/// provided that nothing else in the batch writes properties and that every
+/// value's registered type is known without a statement. Otherwise the batch
+/// runs request by request: while types are still being registered, taking
+/// every profile's lock first would hold them across the registrations, and
+/// two processes warming up on the same profiles then waited on each other.
 final class BatchSetOnce {
+    /// The batch's profiles, inserted before its values (every batch locks rows in that order).
+    let profiles: BatchProfiles
     private var unclaimed: Set<PropertyKey>
 
     /// Nil, inserting nothing, when some op of the batch is not `set_once` or some
@@ -34,6 +39,7 @@ final class BatchSetOnce {
         }
         // One order for every process: two batches then lock shared rows in the same order.
         let rows = firstValues.sorted { $0.key < $1.key }.map { ($0.key, $0.value.value, $0.value.now) }
+        profiles = try BatchProfiles(creatingFor: batch, in: session)
         unclaimed = try PostgresTransaction.insertOnce(rows, in: session)
     }
 

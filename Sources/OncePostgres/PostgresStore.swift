@@ -135,7 +135,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
 
     /// The stored record of a request.
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
-        let (workspace, version, id) = (namespace.workspace, namespace.version.rawValue, requestID.uuidString.lowercased())
+        let (workspace, version, id) = (namespace.workspace, namespace.version.rawValue, requestID.lowercaseString)
         let stored = try await pooled { client, logger in
             try await client.query("""
                 SELECT received_at, results FROM requests WHERE workspace = \(workspace) AND version = \(version) AND id = \(id)

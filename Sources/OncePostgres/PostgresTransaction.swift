@@ -14,13 +14,11 @@ struct PostgresTransaction: StoreTransaction {
     let namespace: Namespace
     let now: Int64
     var types: TypeLookup
-    let profiles: BatchProfiles
-    /// Set when the batch inserted every set-once value up front.
+    /// Set when the batch inserted its profiles and set-once values up front.
     let setOnce: BatchSetOnce?
 
-    init(session: PostgresSession, cache: TypeCache, profiles: BatchProfiles, setOnce: BatchSetOnce?, request: PreparedRequest) {
+    init(session: PostgresSession, cache: TypeCache, setOnce: BatchSetOnce?, request: PreparedRequest) {
         self.session = session
-        self.profiles = profiles
         self.setOnce = setOnce
         self.types = TypeLookup(cache: cache, namespace: request.namespace)
         self.namespace = request.namespace
@@ -38,9 +36,9 @@ struct PostgresTransaction: StoreTransaction {
         })
     }
 
-    /// Already inserted with the rest of the batch's profiles (``BatchProfiles``).
     func createProfile(_ distinctID: String) throws -> Bool {
-        profiles.claim(distinctID, in: namespace)
+        if let setOnce { return setOnce.profiles.claim(distinctID, in: namespace) }
+        return try run(Self.insertProfile, distinctID, now).metadata.rows == 1
     }
 
     func touchProfile(_ distinctID: String) throws {
@@ -109,7 +107,7 @@ struct PostgresTransaction: StoreTransaction {
         try session.insert(records, head: insertRequests) { row, first, binds in
             binds.append(row.namespace.workspace)
             binds.append(row.namespace.version.rawValue)
-            binds.append(row.record.id.uuidString.lowercased())
+            binds.append(row.record.id.lowercaseString)
             binds.append(row.record.receivedAt.epochMilliseconds)
             binds.append(JSON.array(row.record.results.map(\.json)).text)
             return "(" + (first..<first + 5).map { "$\($0)" }.joined(separator: ", ") + ")"
@@ -145,6 +143,10 @@ struct PostgresTransaction: StoreTransaction {
 
     static let key = "workspace = $1 AND version = $2 AND distinct_id = $3"
 
+    static let insertProfile = """
+        INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING
+        """
     static let touchProfile = "UPDATE profiles SET updated_at = $4 WHERE \(key)"
     static let insertRequests = "INSERT INTO requests (workspace, version, id, received_at, results) VALUES "
     static let registerType = """

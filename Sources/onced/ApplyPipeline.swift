@@ -168,7 +168,7 @@ struct ApplyPipeline {
         case .success(let record):
             let json = JSON.object(JSONObject([
                 .init("line", .integer(Int64(line))),
-                .init("request_id", .string(record.id.uuidString.lowercased())),
+                .init("request_id", .string(record.id.lowercaseString)),
                 .init("results", .array(record.results.map(\.json))),
             ]))
             return .applied(json.text)

@@ -22,3 +22,22 @@ extension UUID {
                            byte(low, 4), byte(low, 5), byte(low, 6), byte(low, 7)))
     }
 }
+
+extension UUID {
+    /// The id as the API writes and stores it: lowercase and hyphenated.
+    /// (`uuidString.lowercased()` formats through `snprintf`, then copies: it
+    /// showed in profiles, being done several times per request.)
+    public var lowercaseString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        withUnsafeBytes(of: uuid) { bytes in
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+                text.append(digits[Int(byte >> 4)])
+                text.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

@@ -49,7 +49,7 @@ extension RuleSet {
                 try element.ops.map { input in
                     let context = HookContext(callID: HookContext.nextCallID(), namespace: request.namespace,
                                               distinctID: element.distinctID, op: input.op,
-                                              requestID: request.id.uuidString.lowercased(), receivedAt: receivedAt, types: types)
+                                              requestID: request.id.lowercaseString, receivedAt: receivedAt, types: types)
                     var properties = input.properties.members.map { RuledProperty(name: $0.key, value: $0.value) }
                     try run(allIndices, on: &properties, context: context, state: state)
                     return properties

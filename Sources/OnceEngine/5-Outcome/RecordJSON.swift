@@ -43,7 +43,7 @@ extension RequestRecord {
     /// `{"request_id", "status": "processed", "results": [...]}` (SPEC §3).
     public var json: JSON {
         .object(JSONObject([
-            .init("request_id", .string(id.uuidString.lowercased())),
+            .init("request_id", .string(id.lowercaseString)),
             .init("status", .string("processed")),
             .init("received_at", .string(ISODate.utcText(milliseconds: receivedAt.epochMilliseconds))),
             .init("results", .array(results.map(\.json))),

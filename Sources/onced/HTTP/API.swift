@@ -59,7 +59,7 @@ struct API: Sendable {
         let namespace = try await authorize(request, context)
         let element = try RequestDecoder.element(body: try await body(request), op: op)
         let record = try await engine.submit(WriteRequest(namespace: namespace, elements: [element]))
-        return .json(.object(JSONObject([.init("request_id", .string(record.id.uuidString.lowercased()))])), status: .accepted)
+        return .json(.object(JSONObject([.init("request_id", .string(record.id.lowercaseString))])), status: .accepted)
     }
 
     /// Each element is checked on its own: a bad op key is reported in its
@@ -79,7 +79,7 @@ struct API: Sendable {
         }
         let record = try await engine.submit(WriteRequest(namespace: namespace, elements: elements))
         return .json(.object(JSONObject([
-            .init("request_id", .string(record.id.uuidString.lowercased())),
+            .init("request_id", .string(record.id.lowercaseString)),
             .init("batch", .array(entries)),
         ])), status: .accepted)
     }

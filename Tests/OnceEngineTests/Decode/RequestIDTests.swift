@@ -30,4 +30,10 @@ import OnceEngine
         let request = WriteRequest(namespace: Namespace(workspace: "W", version: .live), elements: [])
         #expect(request.id.uuidString.dropFirst(14).first == "7")
     }
+
+    @Test func lowercaseStringIsTheLowercasedUUIDString() {
+        for id in (0..<1000).map({ _ in UUID() }) + [UUID.timeOrdered(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))] {
+            #expect(id.lowercaseString == id.uuidString.lowercased())
+        }
+    }
 }

@@ -135,7 +135,7 @@ public final class SQLiteStore: ProfileStore {
         let stored = try await pool.read { db -> (receivedAt: Int64, results: String)? in
             try Row.fetchOne(db, sql: """
                 SELECT received_at, results FROM requests WHERE workspace = ? AND version = ? AND id = ?
-                """, arguments: [namespace.workspace, namespace.version.rawValue, requestID.uuidString.lowercased()])
+                """, arguments: [namespace.workspace, namespace.version.rawValue, requestID.lowercaseString])
                 .map { ($0[0], $0[1]) }
         }
         guard let stored else { return nil }

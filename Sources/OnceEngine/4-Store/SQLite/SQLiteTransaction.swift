@@ -68,7 +68,7 @@ struct SQLiteTransaction: LockedListEditing {
 
     func save(_ record: RequestRecord) throws {
         let results = JSON.array(record.results.map(\.json)).text
-        try run(Self.insertRequest) { $0.text(record.id.uuidString.lowercased()); $0.integer(now); $0.text(results) }
+        try run(Self.insertRequest) { $0.text(record.id.lowercaseString); $0.integer(now); $0.text(results) }
     }
 
     /// Runs a cached statement; every statement here takes the namespace as its first two arguments.
