@@ -56,6 +56,13 @@ final class PostgresSession {
         }
     }
 
+    /// A store dropped without `close()` (a program that forgot, a test that threw)
+    /// still closes its connection, instead of tripping postgres-nio's debug
+    /// assertion and taking the process down.
+    deinit {
+        if let connection, !connection.isClosed { Self.discard(connection) }
+    }
+
     /// Closes the connection; a later call opens a new one.
     func close() {
         let closing: EventLoopFuture<Void>? = connection?.close()

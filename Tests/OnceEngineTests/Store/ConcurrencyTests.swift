@@ -90,6 +90,22 @@ import Testing
         try await engine.engine.close()
     }
 
+    /// An engine dropped without `close()` (a caller that forgot, a test that threw)
+    /// lets go of its connections without taking the process down, and what it
+    /// acknowledged is there for the next one.
+    @Test(arguments: StoreKind.shared)
+    func anEngineDroppedWithoutCloseLosesNothing(store: StoreKind) async throws {
+        let dataSet = try await TestDataSet.fresh(store == .sqlite ? .sqlite : .postgres)
+        do {
+            let engine = Engine(store: try await dataSet.open())
+            let element = try RequestDecoder.element(distinctID: "u1", opsIn: JSONParser.parse(#"{"$once": {"k": 1}}"#).objectValue!)
+            _ = try await engine.submit(WriteRequest(namespace: TestEngine.namespace, elements: [element]))
+        }
+        let engine = Engine(store: try await dataSet.open())
+        #expect(try await engine.profile("u1", in: TestEngine.namespace)?["k"] == .integer(1))
+        try await engine.close()
+    }
+
     /// A request that fails in the store leaves nothing behind, and the requests
     /// committed in the same batch are unaffected.
     @Test(arguments: StoreKind.shared)
