@@ -53,10 +53,8 @@ extension JSON {
             case UInt8(ascii: "\r"): output.append(contentsOf: #"\r"#.utf8)
             case UInt8(ascii: "\t"): output.append(contentsOf: #"\t"#.utf8)
             case ..<0x20:
-                let digits = Array("0123456789abcdef".utf8)
                 output.append(contentsOf: #"\u00"#.utf8)
-                output.append(digits[Int(byte >> 4)])
-                output.append(digits[Int(byte & 0x0F)])
+                Hex.append(byte, to: &output)
             default: output.append(byte)  // UTF-8 past ASCII passes through whole
             }
         }

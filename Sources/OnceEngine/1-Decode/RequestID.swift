@@ -28,14 +28,12 @@ extension UUID {
     /// (`uuidString.lowercased()` formats through `snprintf`, then copies: it
     /// showed in profiles, being done several times per request.)
     public var lowercaseString: String {
-        let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(36)
         withUnsafeBytes(of: uuid) { bytes in
             for (index, byte) in bytes.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
-                text.append(digits[Int(byte >> 4)])
-                text.append(digits[Int(byte & 0x0F)])
+                Hex.append(byte, to: &text)
             }
         }
         return String(decoding: text, as: UTF8.self)

@@ -18,12 +18,8 @@ public enum APIKey {
     }
 
     private static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
+        for byte in bytes { Hex.append(byte, to: &text) }
         return String(decoding: text, as: UTF8.self)
     }
 
