@@ -29,13 +29,15 @@ run: build
 # rest, one suite at a time, so they load the product rather than a machine
 # already full of other tests.
 # Then schemathesis checks the running daemon against openapi.yaml.
+# Each step has a deadline (scripts/deadline): a hang fails the run early,
+# with the tests that were running and the processes still alive.
 LOAD_SUITES := PostgresScaleOutTests ReloadTests CrashUnderLoadTests OverloadTests
 API_EXAMPLES ?= 100
 test: deps
 	swift build --build-tests
-	scripts/with-postgres sh -c 'swift test --skip-build $(foreach s,$(LOAD_SUITES),--skip $(s)) \
-		$(foreach s,$(LOAD_SUITES),&& swift test --skip-build --filter $(s))'
-	scripts/api-conformance $(API_EXAMPLES)
+	scripts/with-postgres sh -c 'scripts/deadline 1200 swift test --skip-build $(foreach s,$(LOAD_SUITES),--skip $(s)) \
+		$(foreach s,$(LOAD_SUITES),&& scripts/deadline 600 swift test --skip-build --filter $(s))'
+	scripts/deadline 900 scripts/api-conformance $(API_EXAMPLES)
 
 # libFuzzer on each input decoder for FUZZ_SECONDS (a separate, instrumented build).
 FUZZ_SECONDS ?= 60

@@ -78,10 +78,14 @@ let package = Package(
             dependencies: ["OnceEngine"],
             path: "Examples/EmbedEngine"
         ),
+        .systemLibrary(
+            name: "CSpawn",
+            path: "Tests/CSpawn"
+        ),
         .target(
             name: "TestSupport",
             dependencies: [
-                "OnceEngine", "OncePostgres",
+                "OnceEngine", "OncePostgres", "CSpawn",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

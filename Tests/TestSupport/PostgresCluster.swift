@@ -45,28 +45,15 @@ public final class PostgresCluster: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Runs a PostgreSQL tool to completion. (posix_spawn and waitpid: Foundation's
-    /// `Process.waitUntilExit` was seen to miss the exit of `runuser` here.)
+    /// Runs a PostgreSQL tool to completion. (The server it may start inherits
+    /// nothing of the test process: see ``ChildProcess``.)
     private func run(_ tool: String, _ arguments: String...) throws {
         let command = getuid() == 0
             ? ["/usr/sbin/runuser", "-u", "postgres", "--", "\(binaries)/\(tool)"] + arguments
             : ["\(binaries)/\(tool)"] + arguments
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        guard posix_spawn(&pid, command[0], &actions, nil, argv, environ) == 0 else {
-            throw TestSetupError("cannot start \(command[0])")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let status = try ChildProcess(command[0], Array(command.dropFirst())).waitForExit(timeout: .seconds(180))
         guard status == 0 else {
-            throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed (wait status \(status))")
+            throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed (exit status \(status))")
         }
     }
 

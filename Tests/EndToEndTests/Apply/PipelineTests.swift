@@ -25,23 +25,18 @@ import Testing
 
     /// A line's outcome comes out while stdin stays open: lines are handed on in
     /// chunks, and a chunk never waits for input that has not come. (A chunk
-    /// held back would stall this test; a watchdog then kills the child, so it fails.)
+    /// held back would stall this test until its read deadline fails it.)
     @Test(arguments: [["--dry-run"], ["--db", "o.db"]])
     func outcomesComeWhileInputIsStillOpen(store: [String]) async throws {
         let directory = TemporaryDirectory()
         let child = try OncedProcess(["apply"] + store.map { $0 == "o.db" ? directory.path("o.db") : $0 })
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            try await child.kill()
-        }
-        defer { watchdog.cancel() }
         try child.write(applyLine("u1", #""$once": {"n": 1}"#))
-        #expect(try await child.nextLine()?.contains(#""line":1"#) == true)
+        #expect(try await child.nextLine(within: .seconds(30))?.contains(#""line":1"#) == true)
         try child.write("")
         try child.write("not json")
-        #expect(try await child.nextLine()?.contains(#""line":3,"error""#) == true)
+        #expect(try await child.nextLine(within: .seconds(30))?.contains(#""line":3,"error""#) == true)
         try child.write(applyLine("u1", #""$once": {"n": 2}"#))
-        #expect(try await child.nextLine()?.contains(#""line":4"#) == true)
+        #expect(try await child.nextLine(within: .seconds(30))?.contains(#""line":4"#) == true)
         child.closeInput()
         #expect(try await child.nextLine() == nil)
         #expect(try await child.wait() == 0)
@@ -73,15 +68,10 @@ import Testing
     @Test func theEmbeddingExampleRuns() async throws {
         let directory = TemporaryDirectory()
         let example = OncedBinary.url.deletingLastPathComponent().appendingPathComponent("embed-example")
-        let process = Process()
-        process.executableURL = example
-        process.arguments = [directory.path("e.db"), OncedBinary.shippedRules]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let child = try ChildProcess(example.path, [directory.path("e.db"), OncedBinary.shippedRules], stdout: .pipe)
+        let finished = try await offload { try child.run(timeout: .seconds(60)) }
+        let text = String(decoding: finished.stdout, as: UTF8.self)
+        #expect(finished.status == 0)
         #expect(text == """
             plan: set
             signup_date: set

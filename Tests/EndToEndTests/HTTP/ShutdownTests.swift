@@ -43,7 +43,7 @@ import Testing
     /// SIGHUP asks for a reload; it must never stop the daemon, with or without rules.
     @Test func sighupDoesNotStopTheDaemon() async throws {
         let daemon = try await Daemon.start()
-        kill(daemon.process.processIdentifier, SIGHUP)
+        kill(daemon.process.pid, SIGHUP)
         try await Task.sleep(for: .milliseconds(300))
         #expect(daemon.process.isRunning)
         #expect(try await daemon.get("/health", key: nil).status == 200)

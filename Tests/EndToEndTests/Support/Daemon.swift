@@ -6,10 +6,9 @@ import OnceEngine
 
 /// A real `onced serve` on a free loopback port.
 final class Daemon: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let port: Int
     let directory: TemporaryDirectory
-    private let output = Pipe()
 
     static let workspace = "FY12345678"
     static let key = "dev-key-FY12345678"
@@ -31,27 +30,16 @@ final class Daemon: @unchecked Sendable {
 
     private init(arguments: [String], directory: TemporaryDirectory, store: [String]?) throws {
         self.directory = directory
-        signal(SIGPIPE, SIG_IGN)
-        process.executableURL = OncedBinary.url
-        process.arguments = ["serve", "--port", "0"] + (store ?? ["--db", directory.path("onced.db")]) + [
-                             "--api-key", "\(Self.workspace):\(Self.key)", "--api-key", "\(Self.otherWorkspace):\(Self.otherKey)"] + arguments
-        process.currentDirectoryURL = directory.url
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var seen = Data()
+        process = try ChildProcess(OncedBinary.url.path, ["serve", "--port", "0"] + (store ?? ["--db", directory.path("onced.db")]) + [
+            "--api-key", "\(Self.workspace):\(Self.key)", "--api-key", "\(Self.otherWorkspace):\(Self.otherKey)"] + arguments,
+                                   directory: directory.url.path, stdout: .pipe)
+        let output = LineInput(process.output!)
         let marker = "onced listening on http://127.0.0.1:"
         while true {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw DecodeError("onced serve exited before listening") }
-            seen.append(chunk)
-            let text = String(decoding: seen, as: UTF8.self)
-            if let range = text.range(of: marker) {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if let port = Int(digits), text[range.upperBound...].dropFirst(digits.count).first == "\n" {
-                    self.port = port
-                    break
-                }
+            guard let line = try output.next(within: .seconds(60)) else { throw DecodeError("onced serve exited before listening") }
+            if line.hasPrefix(marker), let port = Int(line.dropFirst(marker.count)) {
+                self.port = port
+                break
             }
         }
     }
@@ -97,28 +85,20 @@ final class Daemon: @unchecked Sendable {
 
     /// Sends SIGTERM and waits for the exit status.
     func terminate() async throws -> Int32 {
-        process.terminate()
-        try await offload { self.process.waitUntilExit() }
-        return process.terminationStatus
+        process.send(SIGTERM)
+        return try await process.exit(within: .seconds(60))
     }
 
     /// The most memory the process has held so far (VmHWM), in MiB.
     var peakResidentMiB: Int {
-        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
     }
 
     /// Sends SIGKILL: no chance to drain or close anything.
     func kill() async throws {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        try await offload { self.process.waitUntilExit() }
-    }
-
-    deinit {
-        if process.isRunning {
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.send(SIGKILL)
+        try await process.exit(within: .seconds(30))
     }
 }

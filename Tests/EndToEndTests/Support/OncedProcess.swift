@@ -34,104 +34,49 @@ enum OncedBinary {
 
     private static func runBlocking(_ arguments: [String], input: Data, directory: URL?,
                                     environment: [String: String]) throws -> Run {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        // A directory of its own, so ./rules and ./onced.db are never the repository's.
-        process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(input)
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let errors = ThreadBox { stderr.fileHandleForReading.readDataToEndOfFile() }
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-                   stderr: String(decoding: errors.value, as: UTF8.self))
-    }
-}
-
-/// Runs a blocking closure on its own thread; `value` waits for it.
-final class ThreadBox<T>: @unchecked Sendable {
-    private var result: T?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ body: @escaping @Sendable () -> T) {
-        Thread { [self] in
-            result = body()
-            done.signal()
-        }.start()
-    }
-
-    var value: T {
-        done.wait()
-        done.signal()
-        return result!
+        let child = try ChildProcess(url.path, arguments,
+                                     environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                                     // A directory of its own, so ./rules and ./onced.db are never the repository's.
+                                     directory: (directory ?? FileManager.default.temporaryDirectory).path,
+                                     stdin: .pipe, stdout: .pipe, stderr: .pipe)
+        let finished = try child.run(input: input)
+        return Run(status: finished.status, stdout: String(decoding: finished.stdout, as: UTF8.self),
+                   stderr: String(decoding: finished.stderr, as: UTF8.self))
     }
 }
 
 /// A long-running `onced` whose stdin we feed and whose stdout we read line by line.
 final class OncedProcess: @unchecked Sendable {
-    let process = Process()
-    private let stdin = Pipe()
-    private let stdout = Pipe()
-    private var buffer = Data()
+    let child: ChildProcess
+    private let lines: LineInput
 
     init(_ arguments: [String]) throws {
-        signal(SIGPIPE, SIG_IGN)  // writing to a child we killed must fail, not kill the tests
-        process.executableURL = OncedBinary.url
-        process.arguments = arguments
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        child = try ChildProcess(OncedBinary.url.path, arguments, directory: FileManager.default.temporaryDirectory.path,
+                                 stdin: .pipe, stdout: .pipe)
+        lines = LineInput(child.output!)
     }
 
     /// Throws once the child has gone away.
     func write(_ line: String) throws {
-        try stdin.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+        try child.input!.write(contentsOf: Data((line + "\n").utf8))
     }
 
     func closeInput() {
-        try? stdin.fileHandleForWriting.close()
+        try? child.input!.close()
     }
 
     /// The next line of output, or nil at end of output (off the cooperative pool).
-    func nextLine() async throws -> String? {
-        try await offload { self.readLine() }
-    }
-
-    private func readLine() -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...newline)
-                return line
-            }
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { return nil }
-            buffer.append(chunk)
-        }
+    func nextLine(within timeout: Duration = .seconds(60)) async throws -> String? {
+        try await offload { try self.lines.next(within: timeout) }
     }
 
     func kill() async throws {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        try await offload { self.process.waitUntilExit() }
+        child.send(SIGKILL)
+        try await child.exit(within: .seconds(30))
     }
 
     func wait() async throws -> Int32 {
-        try await offload { self.process.waitUntilExit() }
-        return process.terminationStatus
+        try await child.exit()
     }
 }
 
