@@ -42,11 +42,11 @@ struct BatchCommit {
     private func transaction(_ batch: [PreparedRequest]) throws -> [RequestRecord] {
         try session.run("BEGIN")
         do {
-            let setOnce = try BatchSetOnce(insertingFor: batch, cache: cache, in: session)
+            let start = try BatchStart(batch, cache: cache, in: session)
             var records: [RequestRecord] = []
             var learned: [TypeCache.Key: PropertyType] = [:]
             for request in batch {
-                var transaction = PostgresTransaction(session: session, cache: cache, setOnce: setOnce, request: request)
+                var transaction = PostgresTransaction(session: session, cache: cache, start: start, request: request)
                 records.append(try RequestApplier.apply(request, in: &transaction))
                 learned.merge(transaction.types.learned) { old, _ in old }
             }

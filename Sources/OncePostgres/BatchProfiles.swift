@@ -2,20 +2,25 @@ import OnceEngine
 import PostgresNIO
 
 /// The profiles a batch creates, inserted by one statement before its requests
-/// run (for ``BatchSetOnce``). Each created profile is credited to the first
-/// request of the batch that names it, as if the requests had run one by one.
+/// run. Each created profile is credited to the first request of the batch
+/// that names it, as if the requests had run one by one.
 final class BatchProfiles {
     private var unclaimed: Set<PropertyKey>
+    /// Every profile the batch names, sorted.
+    private let named: [PropertyKey]
 
     /// Inserts every profile the batch's elements create, unless it exists.
     init(creatingFor batch: [PreparedRequest], in session: PostgresSession) throws {
         var firstSeen: [PropertyKey: Int64] = [:]
+        var named: Set<PropertyKey> = []
         for request in batch {
-            for element in request.elements where element.createsProfile {
+            for element in request.elements {
                 let key = Self.key(element.distinctID, in: request.namespace)
-                if firstSeen[key] == nil { firstSeen[key] = request.receivedAt.epochMilliseconds }
+                named.insert(key)
+                if element.createsProfile && firstSeen[key] == nil { firstSeen[key] = request.receivedAt.epochMilliseconds }
             }
         }
+        self.named = named.sorted()
         // One order for every process: two batches then lock shared profiles in the same order.
         let rows = firstSeen.sorted { $0.key < $1.key }
         let created = try session.insert(rows, head: Self.insertProfiles, tail: Self.returning) { row, first, binds in
@@ -26,6 +31,20 @@ final class BatchProfiles {
             return "($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 3))"
         }
         unclaimed = Set(try created.map(PropertyKey.init(row:)))
+    }
+
+    /// Locks every profile the batch names and did not create, in one order for
+    /// every process. A batch whose requests write properties one statement at a
+    /// time holds its profiles first: property rows are then only ever written
+    /// under their profile's lock, and two such batches cannot deadlock on them.
+    func lockTheOthers(in session: PostgresSession) throws {
+        let others = named.filter { !unclaimed.contains($0) }
+        try session.insert(others, head: Self.selectForUpdate, tail: Self.inOrder) { key, first, binds in
+            binds.append(key.workspace)
+            binds.append(key.version)
+            binds.append(key.distinctID)
+            return "($\(first), $\(first + 1), $\(first + 2))"
+        }
     }
 
     /// Whether this batch created the profile and no earlier request of it has claimed that.
@@ -40,4 +59,7 @@ final class BatchProfiles {
 
     private static let insertProfiles = "INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at) VALUES "
     private static let returning = " ON CONFLICT DO NOTHING RETURNING workspace, version, distinct_id, ''"
+    private static let selectForUpdate = "SELECT 1 FROM profiles WHERE (workspace, version, distinct_id) IN (VALUES "
+    /// Byte order, as Swift sorts `named`: chunks of one batch then lock in one order too.
+    private static let inOrder = ") ORDER BY workspace COLLATE \"C\", version COLLATE \"C\", distinct_id COLLATE \"C\" FOR UPDATE"
 }

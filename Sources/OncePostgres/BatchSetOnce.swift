@@ -1,8 +1,8 @@
 import OnceEngine
 import PostgresNIO
 
-/// A batch of set-once requests inserts all its profiles in one statement and
-/// all its values in another.
+/// A batch of set-once requests inserts all its values in one statement
+/// (after ``BatchProfiles`` inserted its profiles in another).
 ///
 /// Inserting each request's profile and values on its own cost two round trips
 /// per request: the writer waited on the network, not on PostgreSQL. Up front,
@@ -10,18 +10,13 @@ import PostgresNIO
 /// one by one would give — the first occurrence of a property in the batch is
 /// the one inserted, and it counts as `set` only if the statement inserted it —
 /// provided that nothing else in the batch writes properties and that every
-/// value's registered type is known without a statement. Otherwise the batch
-/// runs request by request: while types are still being registered, taking
-/// every profile's lock first would hold them across the registrations, and
-/// two processes warming up on the same profiles then waited on each other.
+/// value's registered type is known without a statement.
 final class BatchSetOnce {
-    /// The batch's profiles, inserted before its values (every batch locks rows in that order).
-    let profiles: BatchProfiles
     private var unclaimed: Set<PropertyKey>
 
-    /// Nil, inserting nothing, when some op of the batch is not `set_once` or some
-    /// value's type is not in `cache` yet.
-    init?(insertingFor batch: [PreparedRequest], cache: TypeCache, in session: PostgresSession) throws {
+    /// The first value of each property in the batch, sorted; nil when some op
+    /// of the batch is not `set_once` or some value's type is not in `cache` yet.
+    static func firstValues(of batch: [PreparedRequest], cache: TypeCache) -> [(key: PropertyKey, value: PropertyValue, now: Int64)]? {
         var firstValues: [PropertyKey: (value: PropertyValue, now: Int64)] = [:]
         for request in batch {
             for element in request.elements {
@@ -38,9 +33,12 @@ final class BatchSetOnce {
             }
         }
         // One order for every process: two batches then lock shared rows in the same order.
-        let rows = firstValues.sorted { $0.key < $1.key }.map { ($0.key, $0.value.value, $0.value.now) }
-        profiles = try BatchProfiles(creatingFor: batch, in: session)
-        unclaimed = try PostgresTransaction.insertOnce(rows, in: session)
+        return firstValues.sorted { $0.key < $1.key }.map { ($0.key, $0.value.value, $0.value.now) }
+    }
+
+    /// Inserts `values` (from ``firstValues(of:cache:)``) unless set.
+    init(inserting values: [(key: PropertyKey, value: PropertyValue, now: Int64)], in session: PostgresSession) throws {
+        unclaimed = try PostgresTransaction.insertOnce(values, in: session)
     }
 
     /// Whether the batch's statement inserted the property and no earlier request of the batch claimed it.

@@ -14,13 +14,13 @@ struct PostgresTransaction: StoreTransaction {
     let namespace: Namespace
     let now: Int64
     var types: TypeLookup
-    /// Set when the batch inserted its profiles and set-once values up front.
-    let setOnce: BatchSetOnce?
+    /// What the batch did before its requests ran.
+    let start: BatchStart
 
-    init(session: PostgresSession, cache: TypeCache, setOnce: BatchSetOnce?, request: PreparedRequest) {
+    init(session: PostgresSession, cache: TypeCache, start: BatchStart, request: PreparedRequest) {
         self.session = session
-        self.setOnce = setOnce
-        self.types = TypeLookup(cache: cache, namespace: request.namespace)
+        self.start = start
+        self.types = TypeLookup(cache: cache, namespace: request.namespace, known: start.types)
         self.namespace = request.namespace
         self.now = request.receivedAt.epochMilliseconds
     }
@@ -37,8 +37,7 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     func createProfile(_ distinctID: String) throws -> Bool {
-        if let setOnce { return setOnce.profiles.claim(distinctID, in: namespace) }
-        return try run(Self.insertProfile, distinctID, now).metadata.rows == 1
+        start.profiles.claim(distinctID, in: namespace)
     }
 
     func touchProfile(_ distinctID: String) throws {
@@ -53,7 +52,7 @@ struct PostgresTransaction: StoreTransaction {
     /// inserted them all (``BatchSetOnce``). A name sent twice is stored (at most) by its first occurrence.
     func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
         let keys = values.map { PropertyKey(namespace, distinctID, $0.name) }
-        if let setOnce { return keys.map(setOnce.claim) }
+        if let setOnce = start.setOnce { return keys.map(setOnce.claim) }
         var inserted = try Self.insertOnce(zip(keys, values).map { ($0, $1.value, now) }, in: session)
         return keys.map { inserted.remove($0) != nil }
     }
@@ -143,10 +142,6 @@ struct PostgresTransaction: StoreTransaction {
 
     static let key = "workspace = $1 AND version = $2 AND distinct_id = $3"
 
-    static let insertProfile = """
-        INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING
-        """
     static let touchProfile = "UPDATE profiles SET updated_at = $4 WHERE \(key)"
     static let insertRequests = "INSERT INTO requests (workspace, version, id, received_at, results) VALUES "
     static let registerType = """

@@ -65,17 +65,33 @@ public enum TestPostgres {
 
     /// Runs one statement (DDL, test fixtures) on `url`'s database.
     public static func execute(_ sql: String, on url: PostgresURL) async throws {
-        let configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.username,
+        _ = try await rows(sql, on: url)
+    }
+
+    /// The first column of the first row of a query, as an integer.
+    public static func integer(_ sql: String, on url: PostgresURL) async throws -> Int64 {
+        guard let row = try await rows(sql, on: url).first else { throw TestSetupError("no row from: \(sql)") }
+        return try row.decode(Int64.self)
+    }
+
+    /// Every row of one statement, on a connection of its own (connect and statement bounded in time).
+    private static func rows(_ sql: String, on url: PostgresURL) async throws -> [PostgresRow] {
+        var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.username,
                                                              password: url.password, database: url.database, tls: .disable)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1,
-                                                              logger: Logger(label: "onced.tests"))
+        configuration.options.connectTimeout = .seconds(10)
+        let logger = Logger(label: "onced.tests")
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        let deadline = connection.eventLoop.scheduleTask(in: .seconds(60)) { let _: EventLoopFuture<Void> = connection.close() }
+        defer { deadline.cancel() }
         do {
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "onced.tests"))
+            var rows: [PostgresRow] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) { rows.append(row) }
+            try await connection.close()
+            return rows
         } catch {
             try? await connection.close()
             throw error
         }
-        try await connection.close()
     }
 }
 

@@ -44,6 +44,50 @@ package enum ListEditResult: Sendable {
 
 /// The op semantics of SPEC §2, over any store's ``StoreTransaction``.
 package enum RequestApplier {
+    /// What an op asks of the type registry for one property: nothing, the
+    /// registered type only, or that type after registering `candidate` if there is none.
+    package enum TypeUse: Equatable {
+        case none, read
+        case register(PropertyType)
+
+        init(_ op: Op, _ plan: PreparedProperty.Plan) {
+            switch (op, plan) {
+            case (_, .settled), (.unset, _): self = .none
+            case (.add, _): self = .register(.number)
+            case (.append, _): self = .register(.list)
+            case (.remove, _): self = .read
+            case (_, .value(let value)): self = .register(value.type)
+            default: self = .none
+            }
+        }
+
+        var candidate: PropertyType? {
+            if case .register(let type) = self { return type }
+            return nil
+        }
+    }
+
+    /// Every type a batch looks up, each with the type its first registering
+    /// use in batch order would register (nil when all its uses only read).
+    /// Registering these up front, before the requests run, gives each request
+    /// the type it would have found running the batch one request at a time.
+    package static func typeCandidates(in batch: [PreparedRequest]) -> [TypeCache.Key: PropertyType?] {
+        var candidates: [TypeCache.Key: PropertyType?] = [:]
+        for request in batch {
+            for element in request.elements {
+                for op in element.ops {
+                    for property in op.properties {
+                        let use = TypeUse(op.op, property.plan)
+                        guard use != .none else { continue }
+                        let key = TypeCache.Key(namespace: request.namespace, name: property.name)
+                        if candidates[key] == nil || candidates[key]! == nil { candidates[key] = use.candidate }
+                    }
+                }
+            }
+        }
+        return candidates
+    }
+
     package static func apply<Transaction: StoreTransaction>(_ request: PreparedRequest, in transaction: inout Transaction) throws -> RequestRecord {
         var results: [OpResult] = []
         for element in request.elements {
@@ -83,7 +127,7 @@ package enum RequestApplier {
             case .settled(let result):
                 results.append(result)
             case .value(let value):
-                let registered = try transaction.registeredType(property.name, registering: value.type)!
+                let registered = try transaction.registeredType(property.name, registering: TypeUse(.setOnce, property.plan).candidate)!
                 if let stored = value.conforming(to: registered) {
                     inserts.append((results.count, property.name, stored))
                     results.append(nil)
@@ -119,18 +163,18 @@ package enum RequestApplier {
             return result
 
         case (.set, .value(let value)):
-            let registered = try transaction.registeredType(name, registering: value.type)!
+            let registered = try transaction.registeredType(name, registering: TypeUse(op, property.plan).candidate)!
             guard let stored = value.conforming(to: registered) else { return mismatch(registered, value.type) }
             return outcome(try transaction.upsert(id, name, stored) ? .set : .unchanged)
 
         case (.add, .value(let value)):
-            let registered = try transaction.registeredType(name, registering: .number)!
+            let registered = try transaction.registeredType(name, registering: TypeUse(op, property.plan).candidate)!
             guard registered == .number else { return mismatch(registered, .number) }
             try transaction.add(id, name, value)
             return outcome(.set)
 
         case (.append, .elements(let elements)), (.remove, .elements(let elements)):
-            let registered = try transaction.registeredType(name, registering: op == .append ? .list : nil)
+            let registered = try transaction.registeredType(name, registering: TypeUse(op, property.plan).candidate)
             guard let registered else { return outcome(.unchanged) }
             guard registered == .list else { return mismatch(registered, .list) }
             switch try transaction.editList(op, id, name, elements) {

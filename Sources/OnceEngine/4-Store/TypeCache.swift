@@ -40,9 +40,11 @@ package struct TypeLookup {
     /// Types read or registered by this request; ``TypeCache/remember(_:)`` them once it commits.
     package private(set) var learned: [TypeCache.Key: PropertyType] = [:]
 
-    package init(cache: TypeCache, namespace: Namespace) {
+    /// `known`: types the transaction has already read or registered (they count as learned).
+    package init(cache: TypeCache, namespace: Namespace, known: [TypeCache.Key: PropertyType] = [:]) {
         self.cache = cache
         self.namespace = namespace
+        self.learned = known
     }
 
     /// The namespace's type for `name`, registering `candidate` if it has none

@@ -169,6 +169,57 @@ import Testing
         }
     }
 
+    /// Two engines (as two processes would) send requests that each write three
+    /// of six shared profiles, in shuffled order, with every kind of op and new
+    /// property names. Batches then contend for the same type, profile and
+    /// property rows: they take them in one order, so they wait on each other
+    /// but never deadlock (PostgreSQL counts none), and every `add` counts once.
+    @Test(arguments: StoreKind.shared)
+    func contendingBatchesNeverDeadlock(store: StoreKind) async throws {
+        let dataSet = try await TestDataSet.fresh(store == .sqlite ? .sqlite : .postgres)
+        try await dataSet.open().close()
+        let engines = [Engine(store: try await dataSet.open()), Engine(store: try await dataSet.open())]
+        let namespace = TestEngine.namespace
+        let requests = 64
+        let records = try await withThrowingTaskGroup(of: RequestRecord.self) { group in
+            for submitter in 0..<requests {
+                group.addTask {
+                    let ops = """
+                        {"$add": {"count": 1}, "$append": {"tags": ["t\(submitter % 5)"]}, "$set": {"last": \(submitter)},
+                         "$once": {"first": \(submitter), "new_\(submitter % 7)": "x"}}
+                        """
+                    let profiles = (0..<6).shuffled().prefix(3).map { "p\($0)" }
+                    let elements = try profiles.map { try RequestDecoder.element(distinctID: $0, opsIn: JSONParser.parse(ops).objectValue!) }
+                    return try await engines[submitter % 2].submit(WriteRequest(namespace: namespace, elements: elements))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let results = records.flatMap(\.results)
+        for profile in Set(results.map(\.distinctID)) {
+            let written = results.filter { $0.distinctID == profile }
+            let stored = try #require(try await engines[0].profile(profile, in: namespace))
+            let adds = written.filter { $0.op == .add }.count
+            #expect(stored["count"] == .integer(Int64(adds)), "\(profile)")
+            let firstSets = written.flatMap(\.properties).filter { $0.name == "first" && $0.outcome == .set }.count
+            #expect(firstSets == 1, "\(profile)")
+        }
+        for engine in engines { try await engine.close() }
+        if let url = dataSet.postgresURL {
+            let database = try PostgresURL(url)
+            // A backend reports its counts when it exits: wait for the closed stores' backends first.
+            for _ in 0..<100 {
+                let others = try await TestPostgres.integer(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", on: database)
+                if others == 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let deadlocks = try await TestPostgres.integer(
+                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()", on: database)
+            #expect(deadlocks == 0)
+        }
+    }
+
     /// Two engines (as two processes would) on one data set: still one winner each.
     @Test(arguments: StoreKind.shared)
     func twoStoresOnOneDataSet(store: StoreKind) async throws {
