@@ -102,6 +102,72 @@ static inline int clua_budgeted_pcall(lua_State *L, int nargs, int nresults, int
     return status;
 }
 
+// MARK: - One rule's property hook over many properties
+
+/// What happened to each property in clua_each_property (Swift sets RUN or SKIP).
+enum {
+    CLUA_SKIP = 0,
+    CLUA_RUN = 1,
+    /// The hook returned nothing, or the very value it was given.
+    CLUA_KEPT = 2,
+    /// The hook returned something else: it is in results[i].
+    CLUA_RETURNED = 3,
+    /// The hook raised: the error object is in results[i].
+    CLUA_FAILED = 4,
+    CLUA_TRIPPED = 5,
+    CLUA_NOMEM = 6,
+};
+
+/// Whether two values are the same scalar (an integer is not the same as an equal float;
+/// a table never counts: the hook may have changed it in place).
+static inline int clua_same_scalar(lua_State *L, int a, int b) {
+    int type = lua_type(L, a);
+    if (type != lua_type(L, b) || type == LUA_TTABLE) return 0;
+    if (type == LUA_TNUMBER && lua_isinteger(L, a) != lua_isinteger(L, b)) return 0;
+    return (type == LUA_TSTRING || type == LUA_TBOOLEAN || type == LUA_TNUMBER) && lua_rawequal(L, a, b);
+}
+
+/// Arguments: status (light userdata, one signed char per property), count, hook,
+/// names, values, ctx, results. Calls hook(names[i], values[i], ctx) under the
+/// budgets for each i whose status is CLUA_RUN and records what it did. The
+/// chain's hot loop lives here, in C: a call per property from Swift cost
+/// more than the hook itself.
+static int clua_each_property_(lua_State *L) {
+    signed char *status = (signed char *)lua_touserdata(L, 1);
+    lua_Integer count = lua_tointeger(L, 2);
+    clua_budget *budget = clua_budget_of(L);
+    luaL_checkstack(L, 8, "rule chain");
+    for (lua_Integer i = 1; i <= count; i++) {
+        if (status[i - 1] != CLUA_RUN) continue;
+        lua_pushvalue(L, 3);
+        lua_rawgeti(L, 4, i);
+        lua_rawgeti(L, 5, i);
+        lua_pushvalue(L, 6);
+        int tripped = 0;
+        int outcome = clua_budgeted_pcall(L, 3, 1, &tripped);
+        if (budget->used > budget->limit / 2) lua_gc(L, LUA_GCCOLLECT, 0);
+        if (outcome != LUA_OK) {
+            status[i - 1] = tripped ? CLUA_TRIPPED : outcome == LUA_ERRMEM ? CLUA_NOMEM : CLUA_FAILED;
+            lua_rawseti(L, 7, i);
+            continue;
+        }
+        lua_rawgeti(L, 5, i);
+        int kept = lua_isnil(L, -2) || clua_same_scalar(L, -2, -1);
+        lua_pop(L, 1);
+        if (kept) {
+            status[i - 1] = CLUA_KEPT;
+            lua_pop(L, 1);
+        } else {
+            status[i - 1] = CLUA_RETURNED;
+            lua_rawseti(L, 7, i);
+        }
+    }
+    return 0;
+}
+
+/// Pushes clua_each_property_, to be called (protected) with its seven arguments.
+static inline void clua_push_each_property(lua_State *L) { lua_pushcfunction(L, clua_each_property_); }
+
 // MARK: - Trampolines: Lua -> C -> Swift callback -> C (which may raise)
 
 /// A Swift callback: reads `input` (len bytes, or NULL for a non-string argument

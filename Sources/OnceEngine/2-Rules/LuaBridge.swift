@@ -18,7 +18,11 @@ extension LuaState {
     static let maxDepth = 32
 
     func push(_ string: String) {
-        var string = string
+        let pushed = string.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(stack, $0.baseAddress, $0.count) }
+        }
+        guard pushed == nil else { return }
+        var string = string  // a bridged or lazy string: made contiguous first
         string.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(stack, $0.baseAddress, $0.count) }
         }

@@ -14,6 +14,17 @@ public struct RuleLimits: Sendable, Equatable {
     }
 }
 
+/// What a property hook did, per property (the shim's `CLUA_…` values).
+enum HookStatus {
+    static let skip = Int8(CLUA_SKIP)
+    static let run = Int8(CLUA_RUN)
+    static let kept = Int8(CLUA_KEPT)
+    static let returned = Int8(CLUA_RETURNED)
+    static let failed = Int8(CLUA_FAILED)
+    static let tripped = Int8(CLUA_TRIPPED)
+    static let noMemory = Int8(CLUA_NOMEM)
+}
+
 /// One sandboxed Lua state holding one generation's rules: the only type that
 /// touches the Lua C API. Create, load, call a hook, read memory used, close.
 ///
@@ -31,6 +42,8 @@ package final class LuaState {
     private var contextRef: Int32 = LUA_NOREF
     private var contextCallID: Int?
     private var hookRefs: [(property: Int32?, request: Int32?)] = []
+    /// The chain's current properties in Lua (`names[i]`, `values[i]`) and the last hook's `results[i]`.
+    private var mirrorRefs: (names: Int32, values: Int32, results: Int32) = (LUA_NOREF, LUA_NOREF, LUA_NOREF)
     /// Whether rule `i`'s pattern matches a name; names repeat, so this saves a call.
     private var patternCache: [Int: [String: Bool]] = [:]
     private var patterns: [String?] = []
@@ -225,18 +238,109 @@ package final class LuaState {
 
     /// Calls rule `index`'s property hook with `(name, value, ctx)`.
     package func callProperty(_ index: Int, name: String, value: JSON, context: HookContext) -> PropertyHookResult {
-        guard let ref = hookRefs[index].property else { return .keep }
+        mirror([RuledProperty(name: name, value: value)])
+        var statuses = [HookStatus.run]
+        if let failure = callPropertyHook(index, statuses: &statuses, context: context) { return .failed(failure) }
+        return hookResult(at: 0, status: statuses[0])
+    }
+
+    /// Puts `properties` in Lua for ``callPropertyHook(_:statuses:context:)``, replacing the last ones.
+    /// The three tables live as long as the state: new ones per request were garbage for Lua's collector.
+    func mirror(_ properties: [RuledProperty]) {
         lua_settop(L, 0)
-        callbacks.ruleIndex = index
-        lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
-        push(name)
+        if mirrorRefs.names == LUA_NOREF {
+            for _ in 0..<3 { lua_createtable(L, Int32(clamping: properties.count), 0) }
+            mirrorRefs.results = luaL_ref(L, clua_registryindex())
+            mirrorRefs.values = luaL_ref(L, clua_registryindex())
+            mirrorRefs.names = luaL_ref(L, clua_registryindex())
+        }
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.names))
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.values))
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.results))
+        for position in properties.indices {  // by index: a copy of each property costs more than its push
+            push(properties[position].name)
+            lua_rawseti(L, 1, lua_Integer(position + 1))
+            push(properties[position].value)
+            lua_rawseti(L, 2, lua_Integer(position + 1))
+        }
+        // Drop what the last, longer mirror left beyond the end, so it can be collected.
+        var end = lua_Integer(properties.count + 1)
+        while lua_rawgeti(L, 1, end) != LUA_TNIL {
+            clua_pop(L, 1)
+            for table: Int32 in 1...3 {
+                lua_pushnil(L)
+                lua_rawseti(L, table, end)
+            }
+            end += 1
+        }
+        lua_settop(L, 0)
+    }
+
+    /// Changes one mirrored property (a fresh copy of `value`, so a table a hook changed in place is not kept).
+    func setMirrored(_ position: Int, name: String? = nil, value: JSON) {
+        lua_settop(L, 0)
+        if let name {
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.names))
+            push(name)
+            lua_rawseti(L, 1, lua_Integer(position + 1))
+            lua_settop(L, 0)
+        }
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.values))
         push(value)
-        // Lua strings are immutable: a hook that hands back the very string it was
-        // given kept the value, which then needs no new Swift string.
-        let given = lua_type(L, -1) == LUA_TSTRING ? lua_topointer(L, -1) : nil
-        pushContext(context)
-        if let failure = call(arguments: 3) { return .failed(failure) }
-        if given != nil, lua_type(L, -1) == LUA_TSTRING, lua_topointer(L, -1) == given { return .keep }
+        lua_rawseti(L, 1, lua_Integer(position + 1))
+        lua_settop(L, 0)
+    }
+
+    /// Makes what the last hook returned for `position` its mirrored value
+    /// (the same value as its JSON form; a table is pushed afresh before the next hook anyway).
+    func adoptReturned(_ position: Int) {
+        lua_settop(L, 0)
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.values))
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.results))
+        lua_rawgeti(L, 2, lua_Integer(position + 1))
+        lua_rawseti(L, 1, lua_Integer(position + 1))
+        lua_settop(L, 0)
+    }
+
+    /// Calls rule `index`'s property hook on every mirrored property whose status
+    /// is ``HookStatus/run``, each under the budgets, in one call into C; each
+    /// status then tells what the hook did (``hookResult(at:status:)`` reads it).
+    /// Returns a failure of the loop itself, which leaves the rest at `run`.
+    func callPropertyHook(_ index: Int, statuses: inout [Int8], context: HookContext) -> String? {
+        guard let ref = hookRefs[index].property else {
+            for position in statuses.indices where statuses[position] == HookStatus.run { statuses[position] = HookStatus.kept }
+            return nil
+        }
+        lua_settop(L, 0)
+        defer { lua_settop(L, 0) }
+        callbacks.ruleIndex = index
+        let count = statuses.count
+        return statuses.withUnsafeMutableBufferPointer { statuses in
+            clua_push_each_property(L)
+            lua_pushlightuserdata(L, statuses.baseAddress)
+            lua_pushinteger(L, lua_Integer(count))
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.names))
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.values))
+            pushContext(context)
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.results))
+            return clua_pcall(L, 7, 0, 0) == LUA_OK ? nil : popError()
+        }
+    }
+
+    /// What the hook did to the property at `position`, given its status after ``callPropertyHook(_:statuses:context:)``.
+    func hookResult(at position: Int, status: Int8) -> PropertyHookResult {
+        switch status {
+        case HookStatus.kept: return .keep
+        case HookStatus.tripped: return .failed("instruction budget of \(limits.instructions) exceeded")
+        case HookStatus.noMemory: return .failed("memory limit of \(limits.memoryBytes) bytes exceeded")
+        default: break
+        }
+        lua_settop(L, 0)
+        defer { lua_settop(L, 0) }
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.results))
+        lua_rawgeti(L, 1, lua_Integer(position + 1))
+        if status == HookStatus.failed { return .failed(popError()) }
         if let marker = marker(at: -1) { return marker }
         do {
             guard let json = try read(-1, allowObjects: false) else { return .keep }

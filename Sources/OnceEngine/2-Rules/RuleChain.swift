@@ -59,20 +59,24 @@ extension RuleSet {
     }
 
     /// The chain proper: each applicable rule's request hook, then its property hook.
+    ///
+    /// The properties live in Lua too (``LuaState/mirror(_:)``), kept in step
+    /// with every change, so one call into C runs a property hook over all of
+    /// them and only what a hook changed crosses back into Swift.
     func run(_ indices: [Int], on properties: inout [RuledProperty], context: HookContext,
              state: LuaState) throws(RuleRejection) {
+        var mirrored = false
         for index in indices {
             let rule = rules[index]
             guard rule.applies(to: context.op, in: context.namespace) else { continue }
             if rule.hasRequestHook {
                 try runRequestHook(index, rule, &properties, context, state)
+                mirrored = false
             }
             if rule.hasPropertyHook {
-                let filtered = rule.propertyPattern != nil
-                for position in properties.indices where properties[position].rejection == nil {
-                    if filtered && !state.ruleMatches(index, name: properties[position].name) { continue }
-                    runPropertyHook(index, rule, position, &properties, context, state)
-                }
+                if !mirrored { state.mirror(properties) }
+                mirrored = true
+                runPropertyHook(index, rule, &properties, context, state)
             }
         }
     }
@@ -104,20 +108,43 @@ extension RuleSet {
         }
     }
 
-    private func runPropertyHook(_ index: Int, _ rule: Rule, _ position: Int, _ properties: inout [RuledProperty],
+    private func runPropertyHook(_ index: Int, _ rule: Rule, _ properties: inout [RuledProperty],
                                  _ context: HookContext, _ state: LuaState) {
+        var statuses = [Int8](repeating: HookStatus.skip, count: properties.count)
+        for position in properties.indices where properties[position].rejection == nil {
+            if rule.propertyPattern != nil && !state.ruleMatches(index, name: properties[position].name) { continue }
+            statuses[position] = HookStatus.run
+            // Hooks get tables fresh: one may have changed its argument in place and returned nothing.
+            if properties[position].value.isContainer { state.setMirrored(position, value: properties[position].value) }
+        }
+        let loopFailure = state.callPropertyHook(index, statuses: &statuses, context: context)
+        for position in properties.indices where statuses[position] != HookStatus.skip && statuses[position] != HookStatus.kept {
+            // A rename earlier in this loop may have replaced this property: its own result no longer counts.
+            guard properties[position].rejection == nil else { continue }
+            let result = statuses[position] == HookStatus.run
+                ? PropertyHookResult.failed(loopFailure ?? "not run")
+                : state.hookResult(at: position, status: statuses[position])
+            apply(result, of: rule, to: position, &properties, state)
+        }
+    }
+
+    /// Applies one property hook's result, in Swift and in the Lua mirror.
+    private func apply(_ result: PropertyHookResult, of rule: Rule, to position: Int,
+                       _ properties: inout [RuledProperty], _ state: LuaState) {
         let name = properties[position].name
-        switch state.callProperty(index, name: name, value: properties[position].value, context: context) {
+        switch result {
         case .keep:
             break
         case .replace(let value):
             properties[position].value = value
+            state.adoptReturned(position)
         case .reject(let reason):
             properties[position].rejection = PropertyResult(name: name, outcome: .rejectedByRule,
                                                             reason: reason, rule: rule.name)
         case .rename(let newName, let value):
             guard newName != name else {
                 properties[position].value = value
+                state.setMirrored(position, value: value)
                 return
             }
             // The renamed value takes the place of any property already under that name.
@@ -129,6 +156,7 @@ extension RuleSet {
             properties[position].name = newName
             properties[position].value = value
             properties[position].provenance = .renamed(rule: rule.name, from: name)
+            state.setMirrored(position, name: newName, value: value)
         case .failed(let message):
             report(rule, message, property: name)
             if rule.onError == .reject {
@@ -142,5 +170,15 @@ extension RuleSet {
         stats.recordFailure(message)
         let target = property.map { "property \($0)" } ?? "the request hook"
         RuleLog.shared.log(rule: rule.name, "rule failed on \(target): \(message)", level: .warning)
+    }
+}
+
+private extension JSON {
+    /// Arrays and objects become Lua tables, which a hook can change in place.
+    var isContainer: Bool {
+        switch self {
+        case .array, .object: true
+        default: false
+        }
     }
 }

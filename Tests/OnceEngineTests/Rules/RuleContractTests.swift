@@ -14,6 +14,33 @@ import Testing
         #expect(try await rules.value("p") == .string("xabc"))
     }
 
+    /// Each hook sees the chain so far: an earlier rule's replacements and renames,
+    /// and its own fresh copy of a list (a hook that changes the list in place and
+    /// returns nothing keeps the value as it was). An integer handed back as a
+    /// float is a change, not a keep.
+    @Test func eachHookSeesTheChainSoFar() async throws {
+        let rules = try RulesEngine([
+            "10-a.lua": propertyRule("""
+                if name == "l" then table.insert(value, "x") return end
+                if name == "n" then return value + 0.0 end
+                if name == "old" then return once.rename("new", value .. "1") end
+                if name == "s" then return value .. "a" end
+                """),
+            "20-b.lua": propertyRule("""
+                if name == "l" then return #value end
+                if name == "n" then return math.type(value) end
+                if name == "new" then return value .. "2" end
+                if name == "s" then return value .. "b" end
+                """),
+        ])
+        try await rules.submit(#"{"$set": {"l": ["a"], "n": 3, "old": "v", "s": "x"}}"#)
+        #expect(try await rules.value("l") == .integer(1))
+        #expect(try await rules.value("n") == .string("float"))
+        #expect(try await rules.value("new") == .string("v12"))
+        #expect(try await rules.value("old") == nil)
+        #expect(try await rules.value("s") == .string("xab"))
+    }
+
     @Test func returnProtocol() async throws {
         let rules = try RulesEngine(["r.lua": propertyRule("""
             if name == "keep" then return end
