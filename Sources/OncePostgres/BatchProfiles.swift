@@ -34,9 +34,9 @@ final class BatchProfiles {
     }
 
     /// Locks every profile the batch names and did not create, in one order for
-    /// every process. A batch whose requests write properties one statement at a
-    /// time holds its profiles first: property rows are then only ever written
-    /// under their profile's lock, and two such batches cannot deadlock on them.
+    /// every process. Every batch holds its profiles before it writes property
+    /// rows, so property rows are only ever written under their profile's lock
+    /// and two batches cannot deadlock on them.
     func lockTheOthers(in session: PostgresSession) throws {
         let others = named.filter { !unclaimed.contains($0) }
         try session.insert(others, head: Self.selectForUpdate, tail: Self.inOrder) { key, first, binds in
