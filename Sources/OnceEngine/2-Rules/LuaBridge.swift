@@ -18,13 +18,13 @@ extension LuaState {
     static let maxDepth = 32
 
     func push(_ string: String) {
-        let pushed = string.utf8.withContiguousStorageIfAvailable { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(stack, $0.baseAddress, $0.count) }
+        let pushBytes = { (bytes: UnsafeBufferPointer<UInt8>) in
+            bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(self.stack, $0.baseAddress, $0.count) }
         }
-        guard pushed == nil else { return }
-        var string = string  // a bridged or lazy string: made contiguous first
-        string.withUTF8 { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(stack, $0.baseAddress, $0.count) }
+        // A native string needs no copy; a bridged or lazy one is made contiguous first.
+        if string.utf8.withContiguousStorageIfAvailable(pushBytes) == nil {
+            var string = string
+            string.withUTF8(pushBytes)
         }
     }
 

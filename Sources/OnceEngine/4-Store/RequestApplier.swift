@@ -80,7 +80,8 @@ package enum RequestApplier {
                         let use = TypeUse(op.op, property.plan)
                         guard use != .none else { continue }
                         let key = TypeCache.Key(namespace: request.namespace, name: property.name)
-                        if candidates[key] == nil || candidates[key]! == nil { candidates[key] = use.candidate }
+                        if case .some(.some) = candidates[key] { continue }  // an earlier use registers it
+                        candidates[key] = use.candidate
                     }
                 }
             }
