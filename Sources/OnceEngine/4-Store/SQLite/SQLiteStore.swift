@@ -4,8 +4,8 @@ import GRDB
 /// The default store: one SQLite file in WAL mode.
 ///
 /// Writes go through a ``GroupCommit``: concurrent requests share one
-/// `BEGIN IMMEDIATE` transaction and one fsync, each in its own savepoint so a
-/// failing request rolls back alone. Reads use the pool's concurrent readers.
+/// `BEGIN IMMEDIATE` transaction and one fsync; a failing request rolls back
+/// alone (see ``commit(_:pool:cache:)``). Reads use the pool's concurrent readers.
 /// Several processes may open the same file: the write lock and busy timeout
 /// serialize their transactions, and batches that still meet a busy database
 /// are retried whole.
@@ -63,11 +63,14 @@ public final class SQLiteStore: ProfileStore {
         await committer.submit(contentsOf: requests)
     }
 
-    /// One transaction for the whole batch, one savepoint per request.
+    /// One transaction for the whole batch. Requests first run bare: a savepoint
+    /// costs two statements per request, and requests seldom fail. If one does,
+    /// the batch is rolled back and run again with a savepoint per request, so
+    /// the failing one rolls back alone.
     private static func commit(_ batch: [PreparedRequest], pool: DatabasePool, cache: TypeCache) -> [Result<RequestRecord, any Error>] {
-        var attempt = 0
+        var busyAttempts = 0
+        var isolating = false
         while true {
-            attempt += 1
             var results: [Result<RequestRecord, any Error>] = []
             var learned: [TypeCache.Key: PropertyType] = [:]
             do {
@@ -76,12 +79,15 @@ public final class SQLiteStore: ProfileStore {
                         for request in batch {
                             var transaction = SQLiteTransaction(db: db, cache: cache, request: request)
                             do {
-                                let record = try inSavepoint(db) { try RequestApplier.apply(request, in: &transaction) }
+                                let record = isolating
+                                    ? try inSavepoint(db) { try RequestApplier.apply(request, in: &transaction) }
+                                    : try RequestApplier.apply(request, in: &transaction)
                                 results.append(.success(record))
                                 learned.merge(transaction.types.learned) { old, _ in old }
                             } catch let error as DatabaseError where error.isBusy {
                                 throw error
                             } catch {
+                                guard isolating else { throw RequestFailed() }
                                 results.append(.failure(error))
                             }
                         }
@@ -90,13 +96,18 @@ public final class SQLiteStore: ProfileStore {
                 }
                 cache.remember(learned)
                 return results
-            } catch let error as DatabaseError where error.isBusy && attempt < 3 {
-                continue
+            } catch is RequestFailed {
+                isolating = true
+            } catch let error as DatabaseError where error.isBusy && busyAttempts < 2 {
+                busyAttempts += 1
             } catch {
                 return batch.map { _ in .failure(error) }
             }
         }
     }
+
+    /// A request of a batch run without savepoints failed: the batch runs again with them.
+    private struct RequestFailed: Error {}
 
     /// Runs `body` in a savepoint: its effects stay only if it returns.
     /// (Cached statements: GRDB's `inSavepoint` parses its SQL anew each time.)
