@@ -123,6 +123,43 @@ import Testing
         #expect(try await rules.value("dropped") == nil)
     }
 
+    /// Changes a comparison of before and after could miss: a list changed in
+    /// place, and `req.properties` replaced by a new table.
+    @Test func requestHookChangesInPlaceOrWhole() async throws {
+        let inPlace = try RulesEngine(["r.lua": """
+            return { request = function(req, ctx) table.insert(req.properties.tags, "b") end }
+            """])
+        try await inPlace.submit(#"{"$set": {"tags": ["a"], "plan": "pro"}}"#)
+        #expect(try await inPlace.value("tags")?.json.text == #"["a","b"]"#)
+        #expect(try await inPlace.value("plan") == .string("pro"))
+
+        let whole = try RulesEngine(["r.lua": """
+            return { name = "whole", request = function(req, ctx)
+              req.properties = { kept = req.properties.kept, fresh = "new" }
+            end }
+            """])
+        let results = try await whole.results(#"{"$set": {"kept": 1, "gone": 2}}"#)
+        #expect(try await whole.value("kept") == .integer(1))
+        #expect(results["gone"]?.outcome == .rejectedByRule)
+        #expect(results["fresh"] == PropertyResult(name: "fresh", outcome: .addedByRule, rule: "whole"))
+    }
+
+    @Test(arguments: ["req.properties = 5", #"req.properties = { "x" }"#, #"req.properties[1] = "x""#,
+                      "req.properties.f = function() end", "req.properties.t = { 1, nil, 3 }"])
+    func wronglyShapedRequestPropertiesFail(body: String) async throws {
+        let rules = try RulesEngine(["r.lua": """
+            return { name = "shape", on_error = "reject", request = function(req, ctx) \(body) end }
+            """])
+        do {
+            try await rules.submit(#"{"$set": {"p": "x"}}"#, distinctID: "shaped")
+            Issue.record("\(body) was not a failure")
+        } catch let rejection as RuleRejection {
+            #expect(rejection.rule == "shape")
+            #expect(rejection.reason.hasPrefix("rule failed"), "\(rejection.reason)")
+        }
+        #expect(try await rules.engine.profile("shaped", in: TestEngine.namespace) == nil)
+    }
+
     @Test func requestRejectionWritesNothing() async throws {
         let rules = try RulesEngine(["r.lua": """
             return { name = "gate", request = function(req, ctx)
