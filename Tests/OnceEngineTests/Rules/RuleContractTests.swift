@@ -123,8 +123,8 @@ import Testing
         #expect(try await rules.value("dropped") == nil)
     }
 
-    /// Changes a comparison of before and after could miss: a list changed in
-    /// place, and `req.properties` replaced by a new table.
+    /// What a request hook does to `req.properties` counts however it does it:
+    /// a list changed in place, or the table replaced by a new one.
     @Test func requestHookChangesInPlaceOrWhole() async throws {
         let inPlace = try RulesEngine(["r.lua": """
             return { request = function(req, ctx) table.insert(req.properties.tags, "b") end }
