@@ -18,12 +18,16 @@ seconds=${SECONDS_PER_RUN:-15}
 onced_pid=$!
 until grep -q "listening" "$work/onced.log"; do sleep 0.2; done
 wrk -t2 -c64 -d"${seconds}s" --latency -s wrk-set-once.lua http://127.0.0.1:18480 > "$work/wrk.txt"
+# The same daemon answering GET /health (no body, no engine, no store): what
+# its HTTP stack alone serves on this machine, the ceiling for any endpoint.
+wrk -t2 -c64 -d"${seconds}s" http://127.0.0.1:18480/health > "$work/health.txt"
 onced_rss=$(awk '/VmHWM/ {print $2}' /proc/$onced_pid/status)
 kill -TERM $onced_pid; wait $onced_pid || true
 onced_rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
 onced_p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
 onced_p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
 errors=$(grep -E "Non-2xx|Socket errors" "$work/wrk.txt" || true)
+health_rps=$(awk '/Requests\/sec/ {print $2}' "$work/health.txt")
 
 redis-server --port 16380 --bind 127.0.0.1 --dir "$work" --appendonly yes --appendfsync everysec \
     --save "" --daemonize no > "$work/redis.log" 2>&1 &
@@ -38,4 +42,6 @@ read -r _ _ redis_p50 _ redis_p99 _ < <(awk '/latency summary/ {getline; getline
 
 echo "onced serve : $onced_rps req/s, p50 $onced_p50, p99 $onced_p99, peak RSS $((onced_rss / 1024)) MiB ${errors:+($errors)}"
 echo "redis EVALSHA: $redis_rps req/s, p50 ${redis_p50} ms, p99 ${redis_p99} ms"
-awk -v a="$onced_rps" -v b="$redis_rps" 'BEGIN { printf "ratio onced/redis: %.2fx\n", a / b }'
+echo "onced GET /health (its HTTP stack alone): $health_rps req/s"
+awk -v a="$onced_rps" -v b="$redis_rps" -v h="$health_rps" 'BEGIN {
+    printf "ratio onced/redis: %.2fx (GET /health/redis: %.2fx)\n", a / b, h / b }'
