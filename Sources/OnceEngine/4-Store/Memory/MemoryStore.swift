@@ -7,21 +7,29 @@ import Synchronization
 /// Requests apply one at a time under a lock. Its steps cannot fail, so a
 /// request that starts always completes: atomic without an undo log.
 public final class MemoryStore: ProfileStore {
-    struct ProfileKey: Hashable {
-        var namespace: Namespace
-        var distinctID: String
-    }
-
     struct StoredProfile {
         var createdAt: Int64
         var updatedAt: Int64
         var properties: [String: PropertyValue] = [:]
+
+        /// Stores `value` only where `name` has none; whether it did.
+        mutating func insertIfAbsent(_ name: String, _ value: PropertyValue) -> Bool {
+            guard properties[name] == nil else { return false }
+            properties[name] = value
+            return true
+        }
     }
 
-    struct State {
-        var profiles: [ProfileKey: StoredProfile] = [:]
-        var types: [Namespace: [String: PropertyType]] = [:]
-        var records: [Namespace: [UUID: RequestRecord]] = [:]
+    /// One namespace's data: a request touches only its own, so it takes it
+    /// out whole and puts it back, and no step hashes the namespace again.
+    struct Space {
+        var profiles: [String: StoredProfile] = [:]
+        var types: [String: PropertyType] = [:]
+        var records: [UUID: RequestRecord] = [:]
+    }
+
+    private struct State {
+        var spaces: [Namespace: Space] = [:]
         var closed = false
     }
 
@@ -38,19 +46,18 @@ public final class MemoryStore: ProfileStore {
     public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
         try state.withLock { state in
             guard !state.closed else { throw StoreError.closed }
-            var transaction = MemoryTransaction(state: state, namespace: request.namespace,
+            let namespace = request.namespace
+            // Taken out, so the transaction mutates it in place rather than a copy.
+            var transaction = MemoryTransaction(space: state.spaces.removeValue(forKey: namespace) ?? Space(),
                                                 now: request.receivedAt.epochMilliseconds, keepsRecords: keepsRecords)
-            state = State()  // hand the storage over so the transaction mutates it in place
-            defer { state = transaction.state }
+            defer { state.spaces[namespace] = transaction.space }
             return try RequestApplier.apply(request, in: &transaction)
         }
     }
 
     /// The profile, properties sorted by name.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
-        guard let stored = state.withLock({ $0.profiles[ProfileKey(namespace: namespace, distinctID: distinctID)] }) else {
-            return nil
-        }
+        guard let stored = state.withLock({ $0.spaces[namespace]?.profiles[distinctID] }) else { return nil }
         return Profile(distinctID: distinctID,
                        properties: stored.properties.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) },
                        createdAt: Date(epochMilliseconds: stored.createdAt), updatedAt: Date(epochMilliseconds: stored.updatedAt))
@@ -58,12 +65,12 @@ public final class MemoryStore: ProfileStore {
 
     /// The record, if records are kept.
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
-        state.withLock { $0.records[namespace]?[requestID] }
+        state.withLock { $0.spaces[namespace]?.records[requestID] }
     }
 
     /// The namespace's registered types.
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
-        state.withLock { $0.types[namespace] ?? [:] }
+        state.withLock { $0.spaces[namespace]?.types ?? [:] }
     }
 
     /// Refuses later writes.
@@ -72,48 +79,41 @@ public final class MemoryStore: ProfileStore {
     }
 }
 
-/// ``StoreTransaction`` over the dictionaries of a ``MemoryStore``.
+/// ``StoreTransaction`` over one namespace's data in a ``MemoryStore``.
 struct MemoryTransaction: LockedListEditing {
-    var state: MemoryStore.State
-    let namespace: Namespace
+    var space: MemoryStore.Space
     let now: Int64
     let keepsRecords: Bool
 
-    private func key(_ distinctID: String) -> MemoryStore.ProfileKey {
-        MemoryStore.ProfileKey(namespace: namespace, distinctID: distinctID)
-    }
-
     mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType? {
-        if let known = state.types[namespace]?[name] { return known }
-        if let candidate { state.types[namespace, default: [:]][name] = candidate }
+        if let known = space.types[name] { return known }
+        if let candidate { space.types[name] = candidate }
         return candidate
     }
 
     mutating func createProfile(_ distinctID: String) throws -> Bool {
-        guard state.profiles[key(distinctID)] == nil else { return false }
-        state.profiles[key(distinctID)] = MemoryStore.StoredProfile(createdAt: now, updatedAt: now)
+        guard space.profiles[distinctID] == nil else { return false }
+        space.profiles[distinctID] = MemoryStore.StoredProfile(createdAt: now, updatedAt: now)
         return true
     }
 
     mutating func touchProfile(_ distinctID: String) throws {
-        state.profiles[key(distinctID)]?.updatedAt = now
+        space.profiles[distinctID]?.updatedAt = now
     }
 
     mutating func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        guard state.profiles[key(distinctID)]?.properties[name] == nil else { return false }
-        state.profiles[key(distinctID)]?.properties[name] = value
-        return true
+        space.profiles[distinctID]?.insertIfAbsent(name, value) ?? false
     }
 
     mutating func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        guard state.profiles[key(distinctID)]?.properties[name] != value else { return false }
-        state.profiles[key(distinctID)]?.properties[name] = value
+        guard space.profiles[distinctID]?.properties[name] != value else { return false }
+        space.profiles[distinctID]?.properties[name] = value
         return true
     }
 
     mutating func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
-        let current = state.profiles[key(distinctID)]?.properties[name]
-        state.profiles[key(distinctID)]?.properties[name] = Self.sum(current, number)
+        let current = space.profiles[distinctID]?.properties[name]
+        space.profiles[distinctID]?.properties[name] = Self.sum(current, number)
     }
 
     /// SQLite's arithmetic: integers stay integers unless they overflow; anything with a decimal is a decimal.
@@ -127,15 +127,15 @@ struct MemoryTransaction: LockedListEditing {
     }
 
     mutating func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]? {
-        guard case .list(let elements)? = state.profiles[key(distinctID)]?.properties[name] else { return nil }
+        guard case .list(let elements)? = space.profiles[distinctID]?.properties[name] else { return nil }
         return elements
     }
 
     mutating func delete(_ distinctID: String, _ name: String) throws -> Bool {
-        state.profiles[key(distinctID)]?.properties.removeValue(forKey: name) != nil
+        space.profiles[distinctID]?.properties.removeValue(forKey: name) != nil
     }
 
     mutating func save(_ record: RequestRecord) throws {
-        if keepsRecords { state.records[namespace, default: [:]][record.id] = record }
+        if keepsRecords { space.records[record.id] = record }
     }
 }
