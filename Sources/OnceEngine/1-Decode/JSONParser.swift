@@ -92,7 +92,7 @@ private struct Cursor {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
         position += 1
         var members: [JSONObject.Member] = []
-        var seen = Set<String>()
+        var seen: Set<String>?
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1
@@ -103,7 +103,7 @@ private struct Cursor {
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let keyOffset = position
             let key = try string()
-            guard seen.insert(key).inserted else {
+            guard !Self.isDuplicate(key, in: members, seen: &seen) else {
                 throw JSONSyntaxError(message: "duplicate key \"\(key.prefix(64))\"", offset: keyOffset)
             }
             skipWhitespace()
@@ -118,6 +118,14 @@ private struct Cursor {
             default: throw error("expected ',' or '}' in an object")
             }
         }
+    }
+
+    /// Small objects, nearly all of them, are scanned: cheaper than hashing
+    /// every key into a set. From 16 keys on, a set keeps the check linear.
+    private static func isDuplicate(_ key: String, in members: [JSONObject.Member], seen: inout Set<String>?) -> Bool {
+        if members.count < 16 { return members.contains { $0.key == key } }
+        if seen == nil { seen = Set(members.map(\.key)) }
+        return !seen!.insert(key).inserted
     }
 
     mutating func array(depth: Int) throws(JSONSyntaxError) -> JSON {

@@ -62,6 +62,21 @@ import Testing
         }
     }
 
+    /// Small objects are checked by scanning, large ones through a set built
+    /// at the 16th key: a duplicate is found wherever its first use was.
+    @Test(arguments: [(3, 1), (15, 0), (16, 0), (17, 3), (40, 15), (40, 16), (40, 39)])
+    func findsDuplicateKeysInObjectsOfAnySize(keys: Int, repeated: Int) throws {
+        let members = (0..<keys).map { #""k\#($0)": \#($0)"# }
+        let unique = try JSONParser.parse("{" + members.joined(separator: ",") + "}")
+        #expect(unique.objectValue?.members.count == keys)
+        let text = "{" + (members + [#""k\#(repeated)": true"#, #""z": 0"#]).joined(separator: ",") + "}"
+        #expect {
+            try JSONParser.parse(text)
+        } throws: { error in
+            (error as? JSONSyntaxError)?.message == "duplicate key \"k\(repeated)\""
+        }
+    }
+
     @Test func rejectsInvalidUTF8() {
         let bytes: [UInt8] = Array("\"ab".utf8) + [0xC3, 0x28] + Array("\"".utf8)
         #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(bytes) }
