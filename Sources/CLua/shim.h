@@ -4,9 +4,9 @@
 // the ones onced needs are re-exposed here as static inline functions.
 //
 // A Lua error is a longjmp and must never unwind through a Swift frame. So:
-// - errors are raised only from C: the instruction-budget hook and the
-//   trampolines below, which call a Swift callback that *returns* a status
-//   and then raise the error themselves;
+// - errors are raised only from C: the budget hook and the trampolines
+//   below, which call a Swift callback that *returns* a status and then raise
+//   the error themselves;
 // - the allocator fails only while rule code runs (`enforcing`), so the
 //   stack pushes Swift makes between calls cannot raise a memory error.
 #ifndef ONCED_CLUA_SHIM_H
@@ -37,6 +37,14 @@ static inline int clua_gc_collect(lua_State *L) { return lua_gc(L, LUA_GCCOLLECT
 
 // MARK: - Budgets: memory per state, instructions per call
 
+/// Which budget a call spent (clua_budget.tripped).
+enum {
+    CLUA_WITHIN = 0,
+    CLUA_SPENT_INSTRUCTIONS = 1,
+    /// The allocator refused a block: the memory cap.
+    CLUA_SPENT_MEMORY = 2,
+};
+
 /// Per-state accounting, owned by the Swift wrapper and handed to Lua as the allocator's ud.
 typedef struct {
     size_t used;
@@ -45,11 +53,25 @@ typedef struct {
     int enforcing;
     /// Instructions allowed per hook call.
     int instruction_budget;
-    /// Set once the budget is spent; the hook then raises on every instruction.
+    /// CLUA_WITHIN, or the budget spent; the hook then raises on every instruction.
     int tripped;
+    /// The state itself, so the allocator can arm the hook when it refuses a block.
+    lua_State *state;
 } clua_budget;
 
+static void clua_budget_hook(lua_State *L, lua_Debug *ar);
+
+/// Marks `budget` spent and makes the hook fire before every instruction from
+/// now until the call returns, so a pcall in the rule cannot swallow it.
+/// Allocates nothing (lua_sethook is safe even in a signal handler).
+static inline void clua_trip(clua_budget *budget, int which) {
+    if (budget->tripped == CLUA_WITHIN) budget->tripped = which;
+    lua_sethook(budget->state, clua_budget_hook, LUA_MASKCOUNT, 1);
+}
+
 /// lua_Alloc with a cap. Never fails a shrink or a free (the manual's contract).
+/// A refused block fails the allocation (Lua raises LUA_ERRMEM, which a pcall
+/// could catch) and trips the budget, which the hook then raises again.
 static inline void *clua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     clua_budget *budget = (clua_budget *)ud;
     size_t old = ptr ? osize : 0;
@@ -58,7 +80,10 @@ static inline void *clua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) 
         budget->used -= old;
         return NULL;
     }
-    if (nsize > old && budget->enforcing && budget->used - old + nsize > budget->limit) return NULL;
+    if (nsize > old && budget->enforcing && budget->used - old + nsize > budget->limit) {
+        clua_trip(budget, CLUA_SPENT_MEMORY);
+        return NULL;
+    }
     void *block = realloc(ptr, nsize);
     if (block == NULL && nsize <= old) return ptr;  /* a shrink keeps the old block */
     if (block != NULL) budget->used = budget->used - old + nsize;
@@ -74,25 +99,22 @@ static inline clua_budget *clua_budget_of(lua_State *L) {
 static void clua_budget_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     clua_budget *budget = clua_budget_of(L);
-    if (!budget->tripped) {
-        budget->tripped = 1;
-        /* From now on fire at every instruction, so a pcall in the rule cannot swallow it. */
-        lua_sethook(L, clua_budget_hook, LUA_MASKCOUNT, 1);
-    }
-    luaL_error(L, "instruction budget exceeded");
+    if (budget->tripped == CLUA_WITHIN) clua_trip(budget, CLUA_SPENT_INSTRUCTIONS);
+    luaL_error(L, budget->tripped == CLUA_SPENT_MEMORY ? "memory limit exceeded" : "instruction budget exceeded");
 }
 
 static inline lua_State *clua_newstate(clua_budget *budget) {
     lua_State *L = lua_newstate(clua_alloc, budget);
+    budget->state = L;
     if (L) luaL_openlibs(L);
     return L;
 }
 
 /// One budgeted protected call: arms the budget, calls, disarms. Sets *tripped
-/// when the instruction budget ran out. Returns lua_pcall's status.
+/// to the budget that ran out (CLUA_WITHIN if none). Returns lua_pcall's status.
 static inline int clua_budgeted_pcall(lua_State *L, int nargs, int nresults, int *tripped) {
     clua_budget *budget = clua_budget_of(L);
-    budget->tripped = 0;
+    budget->tripped = CLUA_WITHIN;
     budget->enforcing = 1;
     lua_sethook(L, clua_budget_hook, LUA_MASKCOUNT, budget->instruction_budget);
     int status = lua_pcall(L, nargs, nresults, 0);
@@ -147,7 +169,8 @@ static int clua_each_property_(lua_State *L) {
         int outcome = clua_budgeted_pcall(L, 3, 1, &tripped);
         if (budget->used > budget->limit / 2) lua_gc(L, LUA_GCCOLLECT, 0);
         if (outcome != LUA_OK) {
-            status[i - 1] = tripped ? CLUA_TRIPPED : outcome == LUA_ERRMEM ? CLUA_NOMEM : CLUA_FAILED;
+            status[i - 1] = tripped == CLUA_SPENT_INSTRUCTIONS ? CLUA_TRIPPED
+                          : tripped == CLUA_SPENT_MEMORY || outcome == LUA_ERRMEM ? CLUA_NOMEM : CLUA_FAILED;
             lua_rawseti(L, 7, i);
             continue;
         }

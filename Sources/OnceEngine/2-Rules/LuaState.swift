@@ -56,7 +56,8 @@ package final class LuaState {
         self.limits = limits
         budget = .allocate(capacity: 1)
         budget.initialize(to: clua_budget(used: 0, limit: limits.memoryBytes, enforcing: 0,
-                                          instruction_budget: Int32(clamping: limits.instructions), tripped: 0))
+                                          instruction_budget: Int32(clamping: limits.instructions),
+                                          tripped: Int32(CLUA_WITHIN), state: nil))
         guard let state = clua_newstate(budget) else {
             budget.deallocate()
             throw RuleLoadError(file: "(runtime)", message: "cannot create a Lua state")
@@ -388,13 +389,12 @@ package final class LuaState {
 
     /// Calls the function below `arguments` values under the budgets. Returns the failure, if any.
     private func call(arguments: Int32) -> String? {
-        var trippedFlag: Int32 = 0
-        let status = clua_budgeted_pcall(L, arguments, 1, &trippedFlag)
-        let tripped = trippedFlag != 0
+        var tripped = Int32(CLUA_WITHIN)
+        let status = clua_budgeted_pcall(L, arguments, 1, &tripped)
         if budget.pointee.used > limits.memoryBytes / 2 { _ = clua_gc_collect(L) }
         if status == LUA_OK { return nil }
-        if tripped { return "instruction budget of \(limits.instructions) exceeded" }
-        if status == LUA_ERRMEM { return "memory limit of \(limits.memoryBytes) bytes exceeded" }
+        if tripped == CLUA_SPENT_INSTRUCTIONS { return "instruction budget of \(limits.instructions) exceeded" }
+        if tripped == CLUA_SPENT_MEMORY || status == LUA_ERRMEM { return "memory limit of \(limits.memoryBytes) bytes exceeded" }
         return popError()
     }
 

@@ -14,6 +14,9 @@ import Testing
         ("string.rep bomb", "return string.rep('x', 1 << 40)"),
         ("table growth", "local t = {}; while true do t[#t + 1] = { 1, 2, 3 } end"),
         ("memory error swallowed", "local ok = pcall(string.rep, 'x', 1 << 30); local s = 'x'; while true do s = s .. s end"),
+        ("memory cap caught by pcall", "local ok = pcall(string.rep, 'x', 1 << 30); if not ok then return 'escaped' end"),
+        ("string doubling inside pcall",
+         "local ok = pcall(function() local s = 'x'; while true do s = s .. s end end); if not ok then return 'escaped' end"),
         ("os.execute", "os.execute('touch /tmp/onced-pwned')"),
         ("io.open", "io.open('/etc/passwd')"),
         ("load", "load('return 1')()"),
@@ -73,6 +76,25 @@ import Testing
         let results = try await rules.results(#"{"$set": {"cpu": 1, "mem": 1}}"#)
         #expect(results["cpu"]?.reason?.contains("instruction budget of 50000000 exceeded") == true)
         #expect(results["mem"]?.reason?.contains("memory limit of 1048576 bytes exceeded") == true)
+    }
+
+    /// SPEC §4: an allocation the cap refused fails the hook even when the rule's own pcall caught it.
+    @Test func aPcallCannotSwallowTheMemoryCap() async throws {
+        let rules = try RulesEngine(["r.lua": propertyRule("""
+            if name == "rep" then local ok = pcall(string.rep, "x", 1 << 30); if not ok then return "escaped" end end
+            if name == "double" then
+              local ok = pcall(function() local s = "x"; while true do s = s .. s end end)
+              if not ok then return "escaped" end
+            end
+            return "fine"
+            """, #"on_error = "reject","#)], limits: RuleLimits(memoryBytes: 4 * 1024 * 1024))
+        let results = try await rules.results(#"{"$set": {"rep": "x", "double": "x", "other": "x"}}"#)
+        for name in ["rep", "double"] {
+            #expect(results[name]?.outcome == .rejectedByRule, "\(name): \(String(describing: results[name]))")
+            #expect(results[name]?.reason?.contains("memory limit of 4194304 bytes exceeded") == true, "\(name)")
+            #expect(try await rules.value(name) == nil)
+        }
+        #expect(try await rules.value("other") == .string("fine"))
     }
 
     @Test func aHostileRequestHookRejectsUnderOnErrorReject() async throws {
