@@ -85,6 +85,13 @@ enum PostgresSchema {
             )
             """,
         ]),
+        // Keys written before ids existed get one derived from their hash (which reveals nothing of the key).
+        Migration(version: 2, name: "key ids and revocation", statements: [
+            "ALTER TABLE api_keys ADD COLUMN id text",
+            "ALTER TABLE api_keys ADD COLUMN revoked_at bigint",
+            "UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 16)",
+            "CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id)",
+        ]),
     ]
 
     /// Applies every migration this database lacks, each in its own transaction.

@@ -17,7 +17,7 @@ import PostgresNIO
 /// alone; a lost connection fails the batch with ``StoreError/unavailable``
 /// (never acknowledged) and is reopened, with backoff, by the next batch.
 /// Reads go through a postgres-nio connection pool.
-public final class PostgresStore: ProfileStore, KeyStore {
+public final class PostgresStore: ProfileStore {
     /// Connection and batching settings.
     public struct Options: Sendable {
         /// Longest wait for a new connection.
@@ -158,25 +158,6 @@ public final class PostgresStore: ProfileStore, KeyStore {
         return types
     }
 
-    /// Stores a key hash (at once, outside the group commit: keys are rare).
-    public func addKey(hash: String, workspace: String) async throws {
-        let now = Date().epochMilliseconds
-        try await pooled { client, logger in
-            try await client.query("""
-                INSERT INTO api_keys (key_hash, workspace, created_at) VALUES (\(hash), \(workspace), \(now))
-                """, logger: logger)
-            return ()
-        }
-    }
-
-    /// Looks a key hash up.
-    public func workspace(forKeyHash hash: String) async throws -> String? {
-        try await pooled { client, logger in
-            try await client.query("SELECT workspace FROM api_keys WHERE key_hash = \(hash)", logger: logger)
-                .collect().first?.decode(String.self)
-        }
-    }
-
     /// Commits what is queued, then closes every connection.
     public func close() async throws {
         for committer in committers { await committer.close() }
@@ -188,7 +169,7 @@ public final class PostgresStore: ProfileStore, KeyStore {
     /// One pooled query under the query deadline. A server error stays itself and
     /// unreadable data is ``StoreError/corrupt``; anything else (the server or the
     /// pool cannot be reached) reads as ``StoreError/unavailable``.
-    private func pooled<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
+    func pooled<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
         let (client, logger) = (self.client, self.logger)
         do {
             return try await Deadline.run(options.queryTimeout) { try await body(client, logger) }

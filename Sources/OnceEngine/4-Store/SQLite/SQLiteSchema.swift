@@ -64,6 +64,15 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        // Keys written before ids existed get one derived from their hash (which reveals nothing of the key).
+        migrator.registerMigration("v3: key ids and revocation") { db in
+            try db.execute(sql: """
+                ALTER TABLE api_keys ADD COLUMN id TEXT;
+                ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
+                UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 16);
+                CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
+                """)
+        }
         return migrator
     }
 }
