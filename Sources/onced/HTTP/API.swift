@@ -10,8 +10,8 @@ struct API: Sendable {
     let keys: KeyRing
     let maxBodyBytes: Int
     let maxInFlight: Int
+    let limits: RequestLimits
     let registry: PrometheusCollectorRegistry
-    static let maxBatch = 1000
 
     /// The path segment of each single-op endpoint.
     static let paths: [Op: String] = [
@@ -57,7 +57,7 @@ struct API: Sendable {
 
     private func write(_ op: Op, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let namespace = try await authorize(request, context)
-        let element = try RequestDecoder.element(body: try await body(request), op: op)
+        let element = try RequestDecoder.element(body: try await body(request), op: op, limits: limits)
         let record = try await engine.submit(WriteRequest(namespace: namespace, elements: [element]))
         return .json(.object(JSONObject([.init("request_id", .string(record.id.lowercaseString))])), status: .accepted)
     }
@@ -69,14 +69,17 @@ struct API: Sendable {
         guard case .array(let items)? = try await body(request).objectValue?["batch"] else {
             throw APIError.badRequest("the body must be {\"batch\": [...]}")
         }
-        guard items.count <= Self.maxBatch else { throw APIError.badRequest("a batch holds at most \(Self.maxBatch) elements") }
+        guard items.count <= RequestLimits.maxBatchElements else {
+            throw APIError.badRequest("a batch holds at most \(RequestLimits.maxBatchElements) elements")
+        }
         var elements: [Element] = []
         var entries: [JSON] = []
         for item in items {
-            let (element, entry) = RequestDecoder.batchElement(item)
+            let (element, entry) = RequestDecoder.batchElement(item, limits: limits)
             if let element { elements.append(element) }
             entries.append(entry)
         }
+        try limits.check(elements)
         let record = try await engine.submit(WriteRequest(namespace: namespace, elements: elements))
         return .json(.object(JSONObject([
             .init("request_id", .string(record.id.lowercaseString)),
@@ -88,7 +91,7 @@ struct API: Sendable {
 
     private func profile(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let namespace = try await authorize(request, context)
-        let id = context.parameters.get("distinct_id") ?? ""
+        let id = try pathParameter("distinct_id", context)
         guard let profile = try await engine.profile(id, in: namespace) else { throw APIError.notFound("no such profile") }
         return .json(.object(JSONObject([
             .init("distinct_id", .string(profile.distinctID)),
@@ -100,7 +103,7 @@ struct API: Sendable {
 
     private func record(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let namespace = try await authorize(request, context)
-        guard let id = context.parameters.get("request_id").flatMap(UUID.init(uuidString:)),
+        guard let id = UUID(uuidString: try pathParameter("request_id", context)),
               let record = try await engine.record(id, in: namespace) else { throw APIError.notFound("no such request") }
         return .json(record.json)
     }
@@ -121,7 +124,12 @@ struct API: Sendable {
                                     .init("message", .string(error.message))]))
             })))
         }
-        return .json(.object(JSONObject([.init("status", .string("ok")), .init("rules", .object(JSONObject(rules)))])))
+        // A store that refuses writes answers 503, so a load balancer takes this daemon out of rotation.
+        guard let fault = engine.store.fault else {
+            return .json(.object(JSONObject([.init("status", .string("ok")), .init("rules", .object(JSONObject(rules)))])))
+        }
+        return .json(.object(JSONObject([.init("status", .string("degraded")), .init("reason", .string(fault)),
+                                         .init("rules", .object(JSONObject(rules)))])), status: .serviceUnavailable)
     }
 
     // MARK: - Shared steps
@@ -129,17 +137,30 @@ struct API: Sendable {
     /// The namespace of the path, once the bearer key is known to belong to its workspace.
     /// Any failure is the same plain 401.
     private func authorize(_ request: Request, _ context: BasicRequestContext) async throws -> Namespace {
-        let workspace = context.parameters.get("wsid") ?? ""
+        // An id that does not decode names no workspace: the same 401 as any other.
+        let workspace = (try? pathParameter("wsid", context)) ?? ""
         guard let header = request.headers[.authorization], header.count > 7,
               header.prefix(7).lowercased() == "bearer " else { throw APIError.unauthorized }
         // The HTTP parser already trimmed the value's ends; only the gap after "Bearer" is left.
         let token = String(header.dropFirst(7).drop { $0 == " " || $0 == "\t" })
         guard !token.isEmpty, try await keys.authorizes(token, for: workspace) else { throw APIError.unauthorized }
+        let version = try pathParameter("version", context)
         do {
-            return try RequestDecoder.namespace(workspace: workspace, version: context.parameters.get("version") ?? "")
+            return try RequestDecoder.namespace(workspace: workspace, version: version)
         } catch {
             throw APIError.badRequest(error.message)
         }
+    }
+
+    /// A path parameter, percent-decoded (RFC 3986; `+` stays a plus sign).
+    /// A malformed escape or bytes that are not UTF-8 are a 400.
+    private func pathParameter(_ name: String, _ context: BasicRequestContext) throws -> String {
+        guard let raw = context.parameters.get(name) else { return "" }
+        guard raw.contains("%") else { return raw }
+        guard let decoded = raw.removingPercentEncoding else {
+            throw APIError.badRequest("the path's \(name) has a malformed percent-escape or is not UTF-8")
+        }
+        return decoded
     }
 
     /// The body as JSON, refused past the size limit (413) or when malformed (400).
