@@ -13,6 +13,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var rules: RulesDirectoryOption
+    @OptionGroup var limits: RequestLimitOptions
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -63,11 +64,13 @@ struct Serve: AsyncParsableCommand {
         let store = try await store.open()
         let engine = Engine(store: store, rules: runtime)
         let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()),
-                      maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, registry: registry)
+                      maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, limits: limits.limits, registry: registry)
         let example = try developmentKeys().first
         let app = Application(
             router: api.router(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(idleTimeout)))),
+            // A handler per connection: the autoclosure runs for each.
+            server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse()],
+                                                idleTimeout: .seconds(Int64(idleTimeout)))),
             configuration: .init(address: .hostname(host, port: port), serverName: "onced"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? port

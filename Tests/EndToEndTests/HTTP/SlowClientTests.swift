@@ -86,6 +86,30 @@ import Testing
         #expect(try await isAbsent("huge", on: daemon))
     }
 
+    /// After a 413 the rest of the body may still be coming: the server closes
+    /// the connection at once rather than keep it to the idle timeout.
+    @Test(arguments: [true, false])
+    func a413ClosesItsConnection(declared: Bool) async throws {
+        let daemon = try await Daemon.start(arguments: ["--max-body-bytes", "1024", "--idle-timeout", "30"])
+        let body = #"{"$once": {"a": ""# + String(repeating: "x", count: 4000) + #""}, "distinct_id": "big"}"#
+        let (text, closed, seconds) = try await offload {
+            let fd = try RawHTTP.connect(daemon.port, timeout: 10)
+            defer { close(fd) }
+            let started = Date()
+            if declared {
+                RawHTTP.send(fd, RawHTTP.post(Self.path, key: Daemon.key, body: body, connection: "keep-alive"))
+            } else {
+                RawHTTP.send(fd, head(contentLength: "0").replacingOccurrences(of: "Content-Length: 0\r\n", with: "Transfer-Encoding: chunked\r\n")
+                             + String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n")
+            }
+            let (bytes, closed) = RawHTTP.readAll(fd)
+            return (String(decoding: bytes, as: UTF8.self), closed, Date().timeIntervalSince(started))
+        }
+        #expect(text.hasPrefix("HTTP/1.1 413"), "\(text.prefix(200))")
+        #expect(closed && seconds < 8, "the connection stayed open after the 413 (\(seconds) s)")
+        #expect(try await isAbsent("big", on: daemon))
+    }
+
     @Test(arguments: ["-5", "12abc", "18446744073709551616", "10, 20"])
     func anInvalidLengthIsRefused(contentLength: String) async throws {
         let daemon = try await Daemon.start()
