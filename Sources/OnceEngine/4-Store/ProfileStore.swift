@@ -50,9 +50,13 @@ public protocol ProfileStore: Sendable {
     func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType]
     /// Waits for writes in flight, then releases the store. Later calls fail.
     func close() async throws
+    /// Why the store refuses every write until restart (``StoreError/degraded(_:)``), or nil while it is healthy.
+    var fault: String? { get }
 }
 
 extension ProfileStore {
+    public var fault: String? { nil }
+
     public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
         await withTaskGroup(of: (Int, Result<RequestRecord, any Error>).self) { group in
             for (index, request) in requests.enumerated() {
@@ -81,6 +85,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// More requests are waiting for a commit than the store queues; nothing of
     /// this one was applied. Worth retrying after a pause.
     case overloaded
+    /// A write failed on I/O (a full disk, a failed fsync): the store refuses
+    /// every write until the process restarts, and nothing of this one was acknowledged.
+    case degraded(String)
 
     /// A one-line explanation.
     public var description: String {
@@ -89,6 +96,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .corrupt(let detail): "unexpected data in the store: \(detail)"
         case .unavailable(let detail): "the store is unavailable: \(detail)"
         case .overloaded: "too many requests are waiting for a commit"
+        case .degraded(let reason): "writes are refused until restart after a disk failure (\(reason))"
         }
     }
 }

@@ -44,6 +44,10 @@ struct APIError: HTTPResponseError {
         case StoreError.overloaded:
             return APIError(status: .serviceUnavailable, code: "overloaded",
                             message: "too many requests are waiting; the request was not applied", retryAfter: 1)
+        case StoreError.degraded(let reason):
+            return APIError(status: .serviceUnavailable, code: "unavailable",
+                            message: "writes are refused until the daemon restarts after a disk failure (\(reason)); "
+                                + "the request was not applied", retryAfter: 1)
         case StoreError.unavailable:
             return APIError(status: .serviceUnavailable, code: "unavailable",
                             message: "the database is unreachable; the request was not applied", retryAfter: 1)
@@ -55,10 +59,9 @@ struct APIError: HTTPResponseError {
         let body = JSON.object(JSONObject([.init("error", .object(JSONObject(
             [.init("code", .string(code)), .init("message", .string(message))] + details)))]))
         var response = Response.json(body, status: status)
-        if let retryAfter {
-            response.headers[.retryAfter] = String(retryAfter)
-            response.headers[.connection] = "close"
-        }
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        // After a 413 the rest of the body may still be on its way: the connection cannot carry another request.
+        if retryAfter != nil || status == .contentTooLarge { response.headers[.connection] = "close" }
         if let allow { response.headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         return response
     }
@@ -71,8 +74,14 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = APIError.from(error)
-            // Overload is answered by design and can come thousands of times a second: not a warning each.
-            if apiError.status == .internalServerError || (apiError.status == .serviceUnavailable && apiError.code != "overloaded") {
+            // Overload and a degraded store (logged once, at error, when it happened) are answered by design
+            // and can come thousands of times a second: not a warning each.
+            let expected: Bool
+            switch error {
+            case StoreError.overloaded, StoreError.degraded: expected = true
+            default: expected = apiError.code == "overloaded"
+            }
+            if !expected && (apiError.status == .internalServerError || apiError.status == .serviceUnavailable) {
                 context.logger.warning("request failed", metadata: ["error": "\(error)"])
             }
             return try apiError.response(from: request, context: context)

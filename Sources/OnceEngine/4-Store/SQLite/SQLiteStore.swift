@@ -9,7 +9,8 @@ import GRDB
 /// into the file beside them. Reads use the pool's concurrent readers.
 /// Several processes may open the same file: the write lock and busy timeout
 /// serialize their transactions, and batches that still meet a busy database
-/// are retried whole.
+/// are retried whole. A write that fails on I/O (a full disk, a failed
+/// fsync) stops every later write until restart (``DiskFault``).
 public final class SQLiteStore: ProfileStore {
     /// When a commit counts as durable.
     public enum Durability: String, Sendable, CaseIterable {
@@ -36,8 +37,9 @@ public final class SQLiteStore: ProfileStore {
     /// ``WALCheckpointer``: 4,000 pages (16 MiB of WAL) instead of SQLite's 1,000.
     static let writerAutoCheckpointPages = 4000
 
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let cache = TypeCache()
+    private let diskFault = DiskFault()
     private let checkpointer: WALCheckpointer
     private let committer: GroupCommit<PreparedRequest, RequestRecord>
 
@@ -53,7 +55,8 @@ public final class SQLiteStore: ProfileStore {
         let pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
         self.pool = pool
-        let checkpointer = try WALCheckpointer(path: path)
+        let diskFault = self.diskFault
+        let checkpointer = try WALCheckpointer(path: path, fault: diskFault)
         self.checkpointer = checkpointer
         let cache = self.cache
         committer = GroupCommit(label: "onced.sqlite.commit", maxBatch: options.maxBatch,
@@ -61,18 +64,27 @@ public final class SQLiteStore: ProfileStore {
                                     EngineMetrics.commitBatchSize.record(size)
                                     checkpointer.commitDidLand()
                                 }) { batch in
-            SQLiteStore.commit(batch, pool: pool, cache: cache)
+            if let reason = diskFault.current { return batch.map { _ in .failure(StoreError.degraded(reason)) } }
+            let results = SQLiteStore.commit(batch, pool: pool, cache: cache)
+            // A fault found now (by this batch or by a checkpoint meanwhile) puts this batch in doubt too.
+            if let reason = diskFault.record(failureIn: results) { return batch.map { _ in .failure(StoreError.degraded(reason)) } }
+            return results
         }
     }
 
+    /// Why writes are refused since a disk failure, or nil.
+    public var fault: String? { diskFault.current }
+
     /// Queues the request for the next group commit; returns once it is durable.
     public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
-        try await committer.submit(request)
+        if let reason = diskFault.current { throw StoreError.degraded(reason) }
+        return try await committer.submit(request)
     }
 
     /// Queues every request at once (see ``GroupCommit/submit(contentsOf:)``).
     public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
-        await committer.submit(contentsOf: requests)
+        if let reason = diskFault.current { return requests.map { _ in .failure(StoreError.degraded(reason)) } }
+        return await committer.submit(contentsOf: requests)
     }
 
     /// One transaction for the whole batch. Requests first run bare: a savepoint
@@ -96,7 +108,7 @@ public final class SQLiteStore: ProfileStore {
                                     : try RequestApplier.apply(request, in: &transaction)
                                 results.append(.success(record))
                                 learned.merge(transaction.types.learned) { old, _ in old }
-                            } catch let error as DatabaseError where error.isBusy {
+                            } catch let error as DatabaseError where error.isBusy || DiskFault.isFault(error) {
                                 throw error
                             } catch {
                                 guard isolating else { throw RequestFailed() }
@@ -181,23 +193,6 @@ public final class SQLiteStore: ProfileStore {
         await committer.close()
         try checkpointer.close()
         try pool.close()
-    }
-}
-
-extension SQLiteStore: KeyStore {
-    /// Stores a key hash (written at once, outside the group commit: keys are rare).
-    public func addKey(hash: String, workspace: String) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "INSERT INTO api_keys (key_hash, workspace, created_at) VALUES (?, ?, ?)",
-                           arguments: [hash, workspace, Date().epochMilliseconds])
-        }
-    }
-
-    /// Looks a key hash up.
-    public func workspace(forKeyHash hash: String) async throws -> String? {
-        try await pool.read { db -> String? in
-            try String.fetchOne(db, sql: "SELECT workspace FROM api_keys WHERE key_hash = ?", arguments: [hash])
-        }
     }
 }
 

@@ -25,10 +25,12 @@ final class WALCheckpointer: Sendable {
     private let database: DatabaseQueue
     private let queue = DispatchQueue(label: "onced.sqlite.checkpoint", qos: .utility)
     private let state = Mutex(State())
+    private let fault: DiskFault
 
-    /// Opens a second connection to the WAL database at `path`.
-    init(path: String) throws {
+    /// Opens a second connection to the WAL database at `path`; I/O failures go to `fault`.
+    init(path: String, fault: DiskFault) throws {
         database = try DatabaseQueue(path: path)
+        self.fault = fault
     }
 
     /// Schedules a checkpoint unless one is already due. Cheap: called after every commit.
@@ -46,9 +48,15 @@ final class WALCheckpointer: Sendable {
             state.scheduled = false
             return !state.closed
         }
-        // A checkpoint that fails (another process holds the checkpoint lock)
-        // loses nothing: the pages stay in the WAL for the next one.
-        if open { try? database.writeWithoutTransaction { try $0.checkpoint(.passive) } }
+        // A checkpoint that fails because another process holds the checkpoint
+        // lock loses nothing: the pages stay in the WAL for the next one. One
+        // that fails on I/O leaves the file in doubt (see ``DiskFault``).
+        guard open else { return }
+        do {
+            _ = try database.writeWithoutTransaction { try $0.checkpoint(.passive) }
+        } catch {
+            fault.record(error)
+        }
     }
 
     /// Waits for a running checkpoint and closes the connection, before the
