@@ -5,7 +5,8 @@ import Synchronization
 /// A registration never changes once made (SPEC §1), so an entry can never go
 /// stale, even with other processes writing the same store: the cache only
 /// saves the lookup. Entries are added only after the transaction that read or
-/// registered them has committed.
+/// registered them has committed. It holds at most ``capacity`` entries and
+/// starts afresh past that, so a stream of new names cannot grow it without end.
 package final class TypeCache: Sendable {
     package struct Key: Hashable, Sendable {
         package var namespace: Namespace
@@ -18,8 +19,13 @@ package final class TypeCache: Sendable {
     }
 
     private let types = Mutex<[Key: PropertyType]>([:])
+    package let capacity: Int
 
-    package init() {}
+    package init(capacity: Int = 100_000) {
+        self.capacity = capacity
+    }
+
+    package var count: Int { types.withLock { $0.count } }
 
     package func type(of name: String, in namespace: Namespace) -> PropertyType? {
         types.withLock { $0[Key(namespace: namespace, name: name)] }
@@ -27,7 +33,10 @@ package final class TypeCache: Sendable {
 
     package func remember(_ learned: [Key: PropertyType]) {
         guard !learned.isEmpty else { return }
-        types.withLock { $0.merge(learned) { old, _ in old } }
+        types.withLock { types in
+            if types.count + learned.count > capacity { types.removeAll(keepingCapacity: true) }
+            types.merge(learned) { old, _ in old }
+        }
     }
 }
 

@@ -11,10 +11,12 @@ package enum EngineMetrics {
     static let ruleReloads = Counter(label: "onced_rule_reloads_total", dimensions: [("result", "ok")])
     static let ruleReloadFailures = Counter(label: "onced_rule_reloads_total", dimensions: [("result", "failed")])
     package static let commitBatchSize = Recorder(label: "onced_commit_batch_size")
+    /// Reads of a namespace's registered types for `ctx.type_of`: at most one at a time per namespace.
+    static let typeSnapshotLoads = Counter(label: "onced_type_snapshot_loads_total")
 
     /// Creates every metric now, so a scrape lists them all (at zero) before they first move.
     static func register() {
-        _ = (outcomes, ruleFailures, ruleBudgetAborts, ruleReloads, ruleReloadFailures, commitBatchSize)
+        _ = (outcomes, ruleFailures, ruleBudgetAborts, ruleReloads, ruleReloadFailures, commitBatchSize, typeSnapshotLoads)
     }
 
     static func count(_ record: RequestRecord) {
