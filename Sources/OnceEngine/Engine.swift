@@ -75,7 +75,7 @@ public final class Engine: Sendable {
     private func applyRules(to request: WriteRequest) async throws -> [[[RuledProperty]]] {
         guard let ruleSet = rules?.current, !ruleSet.rules.isEmpty else {
             return request.elements.map { element in
-                element.ops.map { $0.properties.members.map { RuledProperty(name: $0.key, value: $0.value) } }
+                element.ops.map { $0.properties.members.map(RuledProperty.init(decoded:)) }
             }
         }
         let known = ruleSet.usesTypes ? try await types.types(in: request.namespace, store: store) : [:]

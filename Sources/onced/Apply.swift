@@ -16,6 +16,7 @@ struct Apply: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var rules: RulesDirectoryOption
+    @OptionGroup var limits: RequestLimitOptions
 
     @Flag(help: "Run rules and validation only, each line against an empty in-memory state; write nothing.")
     var dryRun = false
@@ -38,7 +39,8 @@ struct Apply: AsyncParsableCommand {
     func run() async throws {
         let rules = try rules.runtime()
         let engine = Engine(store: dryRun ? MemoryStore() : try await store.open(), rules: rules)
-        let pipeline = ApplyPipeline(engine: engine, dryRun: dryRun, window: window, strict: strict, maxLineBytes: maxLineBytes)
+        let pipeline = ApplyPipeline(engine: engine, dryRun: dryRun, window: window, strict: strict, maxLineBytes: maxLineBytes,
+                                     limits: limits.limits)
         let summary = await pipeline.run()
         try await engine.close()
         printError(summary.line)

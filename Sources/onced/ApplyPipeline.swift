@@ -23,6 +23,7 @@ struct ApplyPipeline {
     let window: Int
     let strict: Bool
     let maxLineBytes: Int
+    let limits: RequestLimits
 
     static let chunkLines = 64
 
@@ -128,7 +129,7 @@ struct ApplyPipeline {
             case .text(let number, let bytes):
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 do {
-                    items.append(.request(line: number, try JSONLine.request(from: bytes)))
+                    items.append(.request(line: number, try JSONLine.request(from: bytes, limits: limits)))
                 } catch {
                     items.append(.malformed(.rejected(errorLine(number, error.message))))
                 }

@@ -2,7 +2,8 @@
 /// `{"workspace": "...", "version": "live", "distinct_id": "...", "$once": {...}, ...}`.
 public enum JSONLine {
     /// The request one line asks for; a shape error names what is wrong.
-    public static func request(from bytes: some Collection<UInt8>) throws(DecodeError) -> WriteRequest {
+    public static func request(from bytes: some Collection<UInt8>,
+                               limits: RequestLimits = RequestLimits()) throws(DecodeError) -> WriteRequest {
         let json: JSON
         do {
             json = try JSONParser.parse(bytes)
@@ -14,7 +15,7 @@ public enum JSONLine {
         guard let version = object["version"]?.stringValue else { throw DecodeError("missing version") }
         let namespace = try RequestDecoder.namespace(workspace: workspace, version: version)
         let distinctID = try RequestDecoder.distinctID(in: object)
-        let element = try RequestDecoder.element(distinctID: distinctID, opsIn: object)
+        let element = try RequestDecoder.element(distinctID: distinctID, opsIn: object, limits: limits)
         return WriteRequest(namespace: namespace, elements: [element])
     }
 }

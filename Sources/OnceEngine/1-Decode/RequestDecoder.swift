@@ -20,7 +20,7 @@ public enum RequestDecoder {
 
     /// One element of a batch body (SPEC §3): what to apply of it, and its `batch`
     /// entry. A bad element or op key is reported there; it never fails the batch.
-    package static func batchElement(_ item: JSON) -> (Element?, JSON) {
+    package static func batchElement(_ item: JSON, limits: RequestLimits = RequestLimits()) -> (Element?, JSON) {
         func failed(_ message: String) -> (Element?, JSON) {
             (nil, .object(JSONObject([.init("error", .string(message))])))
         }
@@ -42,7 +42,7 @@ public enum RequestDecoder {
                 continue
             }
             do {
-                ops.append(try RequestDecoder.opInput(op, member.value))
+                ops.append(try RequestDecoder.opInput(op, member.value, limits: limits))
                 entry.append(.init(member.key, .string("ok")))
             } catch {
                 entry.append(.init(member.key, .string(error.message)))
@@ -53,33 +53,39 @@ public enum RequestDecoder {
 
     /// The body of a single-op endpoint: `{"<op key>": ..., "distinct_id": "..."}`.
     /// Other `$` keys are refused so a misrouted call fails loudly; other keys are ignored.
-    public static func element(body: JSON, op: Op) throws(DecodeError) -> Element {
+    public static func element(body: JSON, op: Op, limits: RequestLimits = RequestLimits()) throws(DecodeError) -> Element {
         guard let object = body.objectValue else { throw DecodeError("the body must be a JSON object") }
         let distinctID = try distinctID(in: object)
         for key in object.keys where key.hasPrefix("$") && key != op.bodyKey {
             throw DecodeError("unexpected key \"\(key.prefix(64))\": this endpoint takes \(op.bodyKey)")
         }
         guard let value = object[op.bodyKey] else { throw DecodeError("missing \(op.bodyKey)") }
-        return Element(distinctID: distinctID, ops: [try opInput(op, value)])
+        let element = Element(distinctID: distinctID, ops: [try opInput(op, value, limits: limits)])
+        try limits.check([element])
+        return element
     }
 
     /// An element that may carry several op keys (a batch action, a JSONL line).
-    public static func element(distinctID: String, opsIn object: JSONObject) throws(DecodeError) -> Element {
+    public static func element(distinctID: String, opsIn object: JSONObject,
+                               limits: RequestLimits = RequestLimits()) throws(DecodeError) -> Element {
         var ops: [OpInput] = []
         for member in object.members where member.key.hasPrefix("$") {
             guard let op = Op(bodyKey: member.key) else {
                 throw DecodeError("unknown op key \"\(member.key.prefix(64))\"")
             }
-            ops.append(try opInput(op, member.value))
+            ops.append(try opInput(op, member.value, limits: limits))
         }
         guard !ops.isEmpty else { throw DecodeError("no op key ($once, $set, $add, $append, $remove, $unset)") }
-        return Element(distinctID: distinctID, ops: ops)
+        let element = Element(distinctID: distinctID, ops: ops)
+        try limits.check([element])
+        return element
     }
 
     /// Checks the shape one op key's value must have.
-    public static func opInput(_ op: Op, _ value: JSON) throws(DecodeError) -> OpInput {
+    public static func opInput(_ op: Op, _ value: JSON, limits: RequestLimits = RequestLimits()) throws(DecodeError) -> OpInput {
         if op == .unset {
             guard case .array(let names) = value else { throw DecodeError("$unset must be an array of property names") }
+            try limits.check(op, count: names.count)
             var strings: [String] = []
             for name in names {
                 guard let string = name.stringValue else { throw DecodeError("$unset must be an array of property names") }
@@ -90,6 +96,7 @@ public enum RequestDecoder {
         guard let properties = value.objectValue else {
             throw DecodeError("\(op.bodyKey) must be an object of property names to values, not \(value.kindName)")
         }
+        try limits.check(op, count: properties.members.count)
         return OpInput(op: op, properties: properties)
     }
 

@@ -24,15 +24,24 @@ public struct RuledProperty: Sendable, Equatable {
     public var value: JSON
     /// What a rule did to it, if anything.
     public var provenance: Provenance?
-    /// Set once a rule drops the property; later rules no longer see it.
-    public var rejection: PropertyResult?
+    /// Its outcome, once decided before validation: a rule dropped it, or its
+    /// value could never be stored. Later rules no longer see it.
+    public var settled: PropertyResult?
 
     /// A property as sent.
-    public init(name: String, value: JSON, provenance: Provenance? = nil, rejection: PropertyResult? = nil) {
+    public init(name: String, value: JSON, provenance: Provenance? = nil, settled: PropertyResult? = nil) {
         self.name = name
         self.value = value
         self.provenance = provenance
-        self.rejection = rejection
+        self.settled = settled
+    }
+
+    /// A property as decoded: a value that can never be stored (``Validator/unstorable(_:)``)
+    /// is settled `ignored_invalid` here, so no rule is ever handed it.
+    public init(decoded member: JSONObject.Member) {
+        self.init(name: member.key, value: member.value, settled: Validator.unstorable(member.value).map {
+            PropertyResult(name: member.key, outcome: .ignoredInvalid, reason: $0.reason)
+        })
     }
 }
 
@@ -50,7 +59,7 @@ extension RuleSet {
                     let context = HookContext(callID: HookContext.nextCallID(), namespace: request.namespace,
                                               distinctID: element.distinctID, op: input.op,
                                               requestID: request.id.lowercaseString, receivedAt: receivedAt, types: types)
-                    var properties = input.properties.members.map { RuledProperty(name: $0.key, value: $0.value) }
+                    var properties = input.properties.members.map(RuledProperty.init(decoded:))
                     try run(allIndices, on: &properties, context: context, state: state)
                     return properties
                 }
@@ -84,7 +93,7 @@ extension RuleSet {
     private func runRequestHook(_ index: Int, _ rule: Rule, _ properties: inout [RuledProperty],
                                 _ context: HookContext, _ state: LuaState) throws(RuleRejection) {
         var live: [String: JSON] = [:]
-        for property in properties where property.rejection == nil { live[property.name] = property.value }
+        for property in properties where property.settled == nil { live[property.name] = property.value }
         switch state.callRequest(index, properties: live, context: context) {
         case .reject(let reason):
             throw RuleRejection(rule: rule.name, reason: reason)
@@ -92,12 +101,12 @@ extension RuleSet {
             report(rule, message, property: nil)
             if rule.onError == .reject { throw RuleRejection(rule: rule.name, reason: "rule failed: \(message)") }
         case .properties(let after):
-            for position in properties.indices where properties[position].rejection == nil {
+            for position in properties.indices where properties[position].settled == nil {
                 let name = properties[position].name
                 if let value = after[name] {
                     properties[position].value = value
                 } else {
-                    properties[position].rejection = PropertyResult(name: name, outcome: .rejectedByRule,
+                    properties[position].settled = PropertyResult(name: name, outcome: .rejectedByRule,
                                                                     reason: "removed by the request hook", rule: rule.name)
                 }
             }
@@ -111,7 +120,7 @@ extension RuleSet {
     private func runPropertyHook(_ index: Int, _ rule: Rule, _ properties: inout [RuledProperty],
                                  _ context: HookContext, _ state: LuaState) {
         var statuses = [Int8](repeating: HookStatus.skip, count: properties.count)
-        for position in properties.indices where properties[position].rejection == nil {
+        for position in properties.indices where properties[position].settled == nil {
             if rule.propertyPattern != nil && !state.ruleMatches(index, name: properties[position].name) { continue }
             statuses[position] = HookStatus.run
             // Hooks get tables fresh: one may have changed its argument in place and returned nothing.
@@ -120,7 +129,7 @@ extension RuleSet {
         let loopFailure = state.callPropertyHook(index, statuses: &statuses, context: context)
         for position in properties.indices where statuses[position] != HookStatus.skip && statuses[position] != HookStatus.kept {
             // A rename earlier in this loop may have replaced this property: its own result no longer counts.
-            guard properties[position].rejection == nil else { continue }
+            guard properties[position].settled == nil else { continue }
             let result = statuses[position] == HookStatus.run
                 ? PropertyHookResult.failed(loopFailure ?? "not run")
                 : state.hookResult(at: position, status: statuses[position])
@@ -139,7 +148,7 @@ extension RuleSet {
             properties[position].value = value
             state.adoptReturned(position)
         case .reject(let reason):
-            properties[position].rejection = PropertyResult(name: name, outcome: .rejectedByRule,
+            properties[position].settled = PropertyResult(name: name, outcome: .rejectedByRule,
                                                             reason: reason, rule: rule.name)
         case .rename(let newName, let value):
             guard newName != name else {
@@ -149,8 +158,8 @@ extension RuleSet {
             }
             // The renamed value takes the place of any property already under that name.
             for other in properties.indices where other != position && properties[other].name == newName
-                && properties[other].rejection == nil {
-                properties[other].rejection = PropertyResult(name: newName, outcome: .rejectedByRule,
+                && properties[other].settled == nil {
+                properties[other].settled = PropertyResult(name: newName, outcome: .rejectedByRule,
                                                              reason: "replaced by the rename of \(name)", rule: rule.name)
             }
             properties[position].name = newName
@@ -160,7 +169,7 @@ extension RuleSet {
         case .failed(let message):
             report(rule, message, property: name)
             if rule.onError == .reject {
-                properties[position].rejection = PropertyResult(name: name, outcome: .rejectedByRule,
+                properties[position].settled = PropertyResult(name: name, outcome: .rejectedByRule,
                                                                 reason: "rule failed: \(message)", rule: rule.name)
             }
         }

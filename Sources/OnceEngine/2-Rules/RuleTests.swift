@@ -56,7 +56,7 @@ extension RuleSet {
             return "\(error)"
         }
         if expectsRejection { return "expected the request to be rejected; it was not" }
-        let live = JSONObject(after.filter { $0.rejection == nil }.map { .init($0.name, $0.value) }.sorted { $0.key < $1.key })
+        let live = JSONObject(after.filter { $0.settled == nil }.map { .init($0.name, $0.value) }.sorted { $0.key < $1.key })
         if let expected {
             guard let expected else { return "expect must be a table of properties" }
             let sorted = JSONObject(expected.members.sorted { $0.key < $1.key })
@@ -64,7 +64,7 @@ extension RuleSet {
         }
         if let expectedRejected {
             guard let expectedRejected else { return "rejected must be a list of names" }
-            let rejected = after.compactMap { $0.rejection?.name }.sorted()
+            let rejected = after.compactMap { $0.settled?.name }.sorted()
             if rejected != expectedRejected.sorted() {
                 return "expected rejected \(expectedRejected.sorted()), got \(rejected)"
             }

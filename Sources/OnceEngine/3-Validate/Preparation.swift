@@ -5,8 +5,8 @@ enum Preparation {
     static func prepare(distinctID: String, ops: [(op: Op, properties: [RuledProperty])]) -> PreparedElement {
         PreparedElement(distinctID: distinctID, ops: ops.map { op, properties in
             PreparedOp(op: op, properties: properties.map { property in
-                if let rejection = property.rejection {
-                    return PreparedProperty(name: property.name, plan: .settled(rejection))
+                if let settled = property.settled {
+                    return PreparedProperty(name: property.name, plan: .settled(settled))
                 }
                 return prepare(op, name: property.name, value: property.value, provenance: property.provenance)
             })

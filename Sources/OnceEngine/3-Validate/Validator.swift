@@ -33,6 +33,26 @@ public enum Validator {
         string.utf8.count > limit && string.unicodeScalars.count > limit
     }
 
+    /// Why `json` can never be stored under any op: a string past 255
+    /// characters, a list past 1,000 elements, or a list holding such a string.
+    /// Decided at decode, before any rule runs, so the work a request costs is
+    /// bounded by its size: no rule is handed a 100,000-element list to push
+    /// into Lua and back (a rule that would have shortened it gets no chance).
+    public static func unstorable(_ json: JSON) -> InvalidValue? {
+        switch json {
+        case .string(let string) where exceedsLength(string, maxStringLength):
+            return InvalidValue("strings are at most \(maxStringLength) characters")
+        case .array(let elements):
+            if elements.count > maxListCount { return InvalidValue("lists hold at most \(maxListCount) elements") }
+            for case .string(let string) in elements where exceedsLength(string, maxStringLength) {
+                return InvalidValue("strings are at most \(maxStringLength) characters")
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// A value for `set_once` or `set`: any type, inferred from the JSON.
     public static func value(_ json: JSON) -> Result<PropertyValue, InvalidValue> {
         switch json {

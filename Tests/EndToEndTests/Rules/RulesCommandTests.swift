@@ -19,6 +19,27 @@ import Testing
         #expect(test.lines.last?.hasSuffix(" passed, 0 failed") == true)
     }
 
+    /// SPEC §4: a rule whose own pcall catches the memory cap's refusal still fails.
+    @Test func aPcallCannotSwallowTheMemoryCap() async throws {
+        let directory = try rulesDirectory(["10-greedy.lua": """
+            return { on_error = "reject", property = function(name, value)
+              local ok = pcall(string.rep, "x", 1 << 30)
+              if not ok then return "escaped" end
+            end }
+            """])
+        let run = try await OncedBinary.run(["apply", "--dry-run", "--rules", directory.url.path, "--rule-memory-mib", "4"],
+                                            input: Data((applyLine("u", #""$set": {"plan": "pro"}"#) + "\n").utf8))
+        #expect(run.status == 0, "\(run.stderr)")
+        let line = try parseOutput(try #require(run.lines.first))
+        guard case .array(let results)? = line["results"],
+              let plan = results.first?.objectValue?["properties"]?.objectValue?["plan"]?.objectValue else {
+            Issue.record("no results: \(run.stdout)")
+            return
+        }
+        #expect(plan["outcome"] == .string("rejected_by_rule"), "\(run.stdout)")
+        #expect(plan["reason"]?.stringValue?.contains("memory limit of 4194304 bytes exceeded") == true, "\(run.stdout)")
+    }
+
     @Test func checkReportsFileAndLine() async throws {
         let directory = try rulesDirectory(["10-ok.lua": "return { property = function() end }",
                                             "20-bad.lua": "return {\n  property = function(\n}"])
