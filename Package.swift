@@ -29,10 +29,16 @@ let package = Package(
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"])]
         ),
+        // Rule budgets and the budgeted property loop: C with state of its own, compiled once.
+        .target(
+            name: "CLuaBudget",
+            dependencies: ["CLua"]
+        ),
         .target(
             name: "OnceEngine",
             dependencies: [
                 "CLua",
+                "CLuaBudget",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -9,7 +9,7 @@ import OnceEngine
 /// huge or non-UTF-8 strings, metatables — is read safely. Rule files share a
 /// state, as a generation's rules do, renewed every 64 files to bound memory.
 enum LuaBridgeTarget {
-    static let limits = RuleLimits(instructions: 20_000, memoryBytes: 2 * 1024 * 1024)
+    static let limits = RuleLimits(callTimeout: .milliseconds(5), requestBudget: .milliseconds(50), memoryBytes: 2 * 1024 * 1024)
     static let echo = #"return { name = "echo", property = function(name, value) return value end, request = function(req) end }"#
     nonisolated(unsafe) static var echoState: LuaState?
     nonisolated(unsafe) static var ruleState: (state: LuaState, loaded: Int)?

@@ -60,18 +60,31 @@ func printRuleErrors(_ error: RuleSetError, in directory: String) {
 
 /// The rule budgets, for every command that runs rules.
 struct RuleLimitOptions: ParsableArguments {
-    @Option(help: "Lua instructions per hook call.")
-    var ruleInstructions = RuleLimits().instructions
+    @Option(help: "CPU time one hook call may take, in milliseconds.")
+    var ruleTimeoutMs = 10
+
+    @Option(help: "CPU time all of one request's hook calls may take together, in milliseconds.")
+    var requestRuleBudgetMs = 250
 
     @Option(help: "Memory per Lua state, in MiB.")
     var ruleMemoryMib = RuleLimits().memoryBytes / (1024 * 1024)
 
-    var limits: RuleLimits { RuleLimits(instructions: ruleInstructions, memoryBytes: ruleMemoryMib * 1024 * 1024) }
+    /// The instruction budget this flag set is gone: CPU time replaced it (SPEC §4).
+    @Option(help: .hidden)
+    var ruleInstructions: String?
+
+    var limits: RuleLimits {
+        RuleLimits(callTimeout: .milliseconds(ruleTimeoutMs), requestBudget: .milliseconds(requestRuleBudgetMs),
+                   memoryBytes: ruleMemoryMib * 1024 * 1024)
+    }
 
     func validate() throws {
-        guard ruleInstructions > 0, ruleInstructions <= Int(Int32.max) else {
-            throw ValidationError("--rule-instructions must be between 1 and \(Int32.max)")
+        if ruleInstructions != nil {
+            throw ValidationError("--rule-instructions is gone: rule budgets are CPU time now; "
+                                  + "use --rule-timeout-ms (per hook call) and --request-rule-budget-ms (per request)")
         }
+        guard ruleTimeoutMs > 0 else { throw ValidationError("--rule-timeout-ms must be positive") }
+        guard requestRuleBudgetMs > 0 else { throw ValidationError("--request-rule-budget-ms must be positive") }
         guard ruleMemoryMib > 0 else { throw ValidationError("--rule-memory-mib must be positive") }
     }
 }

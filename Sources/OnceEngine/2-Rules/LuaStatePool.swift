@@ -19,7 +19,7 @@ final class LuaStatePool: @unchecked Sendable {
         idle = initial
     }
 
-    /// Runs `body` with a state of its own.
+    /// Runs `body` with a state of its own, as one request (its hook calls share the request budget).
     func withState<T>(_ body: (LuaState) throws -> T) throws -> T {
         let reused = lock.withLock { idle.popLast() }
         let state = try reused ?? make()
@@ -28,6 +28,6 @@ final class LuaStatePool: @unchecked Sendable {
                 if idle.count < capacity { idle.append(state) }
             }
         }
-        return try body(state)
+        return try state.withRequest { try body(state) }
     }
 }

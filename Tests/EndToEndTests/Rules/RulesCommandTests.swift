@@ -40,6 +40,32 @@ import Testing
         #expect(plan["reason"]?.stringValue?.contains("memory limit of 4194304 bytes exceeded") == true, "\(run.stdout)")
     }
 
+    /// SPEC §4's per-request budget: a rule burning 8 ms of CPU on each of 600
+    /// properties (4.8 s in all) is stopped at 250 ms of the request; the rest of
+    /// its calls fail without running, and each call stays inside its own 10 ms.
+    @Test func theRequestBudgetFailsTheRestOfARequestsHookCalls() async throws {
+        let directory = try rulesDirectory(["10-burn.lua": """
+            return { on_error = "reject", property = function(name, value)
+              local started = os.clock()
+              while os.clock() - started < 0.008 do end
+            end }
+            """])
+        let properties = "{" + (0..<600).map { #""p\#($0)": \#($0)"# }.joined(separator: ",") + "}"
+        let run = try await OncedBinary.run(["apply", "--dry-run", "--rules", directory.url.path],
+                                            input: Data((applyLine("u", #""$set": \#(properties)"#) + "\n").utf8))
+        #expect(run.status == 0, "\(run.stderr)")
+        let line = try parseOutput(try #require(run.lines.first))
+        guard case .array(let results)? = line["results"], let outcomes = results.first?.objectValue?["properties"]?.objectValue else {
+            Issue.record("no results: \(run.stdout.prefix(300))")
+            return
+        }
+        let spent = outcomes.members.map { $0.value.objectValue?["reason"]?.stringValue == "rule failed: request rule budget exceeded (250 ms)" }
+        let firstSpent = try #require(spent.firstIndex(of: true), "no call failed on the request budget")
+        #expect(firstSpent > 0, "calls inside the budget ran")
+        #expect(spent[firstSpent...].allSatisfy { $0 }, "once the budget is spent, every later call fails")
+        #expect(outcomes.members[..<firstSpent].allSatisfy { $0.value.objectValue?["outcome"] == .string("set") })
+    }
+
     @Test func checkReportsFileAndLine() async throws {
         let directory = try rulesDirectory(["10-ok.lua": "return { property = function() end }",
                                             "20-bad.lua": "return {\n  property = function(\n}"])

@@ -52,7 +52,7 @@ import Testing
         }
         body += "if name == 'benign' then return string.upper(value) end"
         let rules = try RulesEngine(["r.lua": propertyRule(body, #"name = "hostile", on_error = "reject","#)],
-                                    limits: RuleLimits(instructions: 200_000, memoryBytes: 8 * 1024 * 1024))
+                                    limits: RuleLimits(callTimeout: .milliseconds(5), memoryBytes: 8 * 1024 * 1024))
         for (index, (title, _)) in Self.hostile.enumerated() {
             let results = try await rules.results(#"{"$set": {"h\#(index)": "x", "benign": "ok\#(index)"}}"#)
             let result = try #require(results["h\(index)"])
@@ -72,9 +72,9 @@ import Testing
         let rules = try RulesEngine(["r.lua": propertyRule("""
             if name == "cpu" then while true do end end
             if name == "mem" then local t = {}; for i = 1, 1e7 do t[i] = i end end
-            """, #"on_error = "reject","#)], limits: RuleLimits(instructions: 50_000_000, memoryBytes: 1024 * 1024))
+            """, #"on_error = "reject","#)], limits: RuleLimits(callTimeout: .milliseconds(20), memoryBytes: 1024 * 1024))
         let results = try await rules.results(#"{"$set": {"cpu": 1, "mem": 1}}"#)
-        #expect(results["cpu"]?.reason?.contains("instruction budget of 50000000 exceeded") == true)
+        #expect(results["cpu"]?.reason?.contains("rule budget exceeded (20 ms)") == true, "\(String(describing: results["cpu"]))")
         #expect(results["mem"]?.reason?.contains("memory limit of 1048576 bytes exceeded") == true)
     }
 
@@ -99,7 +99,7 @@ import Testing
 
     @Test func aHostileRequestHookRejectsUnderOnErrorReject() async throws {
         let rules = try RulesEngine(["r.lua": "return { name = 'spin', on_error = 'reject', request = function() while true do end end }"],
-                                    limits: RuleLimits(instructions: 100_000))
+                                    limits: RuleLimits(callTimeout: .milliseconds(5)))
         await #expect(throws: RuleRejection.self) { try await rules.submit(#"{"$set": {"a": 1}}"#) }
         #expect(try await rules.engine.profile("user-1", in: TestEngine.namespace) == nil)
     }
@@ -107,7 +107,7 @@ import Testing
     @Test func hostileTopLevelCodeFailsTheLoad() throws {
         let directory = TemporaryDirectory()
         try "while true do end".write(toFile: directory.path("spin.lua"), atomically: true, encoding: .utf8)
-        #expect { try RuleSet(directory: directory.url.path, limits: RuleLimits(instructions: 10_000)) } throws: { error in
+        #expect { try RuleSet(directory: directory.url.path, limits: RuleLimits(callTimeout: .milliseconds(5))) } throws: { error in
             (error as? RuleSetError)?.errors.first?.message.contains("budget") == true
         }
     }
