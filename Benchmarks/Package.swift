@@ -14,10 +14,5 @@ let package = Package(
             dependencies: [.product(name: "OnceEngine", package: "onced")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
-        .executableTarget(
-            name: "rule-hook-cost",
-            dependencies: [.product(name: "OnceEngine", package: "onced")],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
-        ),
     ]
 )

@@ -16,24 +16,8 @@ if [[ $what == all || $what == engine ]]; then
 fi
 
 if [[ $what == all || $what == rules ]]; then
-    swift build -c release --product rule-hook-cost >/dev/null
-    mkdir -p out
-    cc -O2 -o out/lua_hook_baseline c/lua_hook_baseline.c -llua5.4
-    echo "== rule property-hook cost per property (engine chain vs the raw Lua C API; best of 7 interleaved rounds)"
-    calls=1000000
-    for rule in trivial normalize; do
-        # Interleaved, so a slow spell of this shared machine hits all three alike.
-        engine=() raw=() hooked=()
-        for _ in 1 2 3 4 5 6 7; do
-            engine+=("$(.build/release/rule-hook-cost "rules/$rule.lua" "$calls")")
-            raw+=("$(out/lua_hook_baseline "rules/$rule.lua" "$calls")")
-            hooked+=("$(out/lua_hook_baseline "rules/$rule.lua" "$calls" budget)")
-        done
-        engine=$(minimum "${engine[@]}") raw=$(minimum "${raw[@]}") hooked=$(minimum "${hooked[@]}")
-        awk -v r="$rule" -v e="$engine" -v c="$raw" -v h="$hooked" 'BEGIN {
-            printf "%-10s engine %7.1f ns | raw C API %7.1f ns (%.2fx) | raw C API + count hook %7.1f ns (%.2fx)\n",
-                   r, e, c, e / c, h, e / h }'
-    done
+    echo "== rule cost per property: apply --dry-run CPU with the rules minus without, vs the raw Lua call (5 interleaved rounds, best of each)"
+    ./rule_cost.sh
 fi
 
 if [[ $what == all || $what == apply ]]; then

@@ -1,12 +1,10 @@
 // The floor for calling a rule's property hook: the raw Lua C API, no sandbox,
 // no budget, no conversions beyond reading the result in place.
 //
-//   lua_hook_baseline RULE.lua CALLS [budget]
+//   lua_hook_baseline RULE.lua CALLS
 // loads RULE.lua (with a stub `once`), then calls its property hook CALLS times
 // with (name, value, ctx) — a prebuilt ctx, as the engine reuses one per request —
-// and prints nanoseconds per call. With `budget`, each call also runs under a
-// count hook of 1,000,000 instructions, as the engine's calls do: the price of
-// an instruction budget in Lua itself, apart from anything onced adds.
+// and prints nanoseconds per call. No hook is set: the floor Lua itself sets.
 #include <lua5.4/lauxlib.h>
 #include <lua5.4/lua.h>
 #include <lua5.4/lualib.h>
@@ -15,12 +13,10 @@
 #include <time.h>
 
 static int reject(lua_State *L) { lua_newtable(L); return 1; }
-static void budget_hook(lua_State *L, lua_Debug *ar) { (void)ar; luaL_error(L, "instruction budget exceeded"); }
 
 int main(int argc, char **argv) {
-    if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s RULE.lua CALLS [budget]\n", argv[0]); return 2; }
+    if (argc != 3) { fprintf(stderr, "usage: %s RULE.lua CALLS\n", argv[0]); return 2; }
     long calls = atol(argv[2]);
-    int budgeted = argc == 4;
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
     lua_newtable(L);
@@ -46,9 +42,7 @@ int main(int argc, char **argv) {
         lua_pushstring(L, names[i & 3]);
         lua_pushstring(L, values[i & 3]);
         lua_rawgeti(L, LUA_REGISTRYINDEX, ctx);
-        if (budgeted) lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1000000);
         int status = lua_pcall(L, 3, 1, 0);
-        if (budgeted) lua_sethook(L, NULL, 0, 0);
         if (status != LUA_OK) { fprintf(stderr, "%s\n", lua_tostring(L, -1)); return 1; }
         if (lua_type(L, -1) == LUA_TSTRING) { size_t length; lua_tolstring(L, -1, &length); sink += length; }
         lua_pop(L, 1);

@@ -21,7 +21,7 @@ struct clua_budget {
     /// Non-zero while rule code runs; only then may an allocation fail.
     int enforcing;
     /// CLUA_WITHIN, or the budget spent in the current call.
-    int tripped;
+    volatile int tripped;  /* the signal handler may set it */
     lua_State *state;
     long long call_budget_ns;
     long long request_budget_ns;
