@@ -100,11 +100,12 @@ public enum RequestDecoder {
         return OpInput(op: op, properties: properties)
     }
 
-    /// The `distinct_id` of a body: a non-empty string of at most 255 characters.
+    /// The `distinct_id` of a body: a non-empty string of at most 255 characters, without U+0000.
     public static func distinctID(in object: JSONObject) throws(DecodeError) -> String {
         guard let value = object["distinct_id"] else { throw DecodeError("missing distinct_id") }
         guard let id = value.stringValue else { throw DecodeError("distinct_id must be a string") }
         guard !id.isEmpty else { throw DecodeError("distinct_id must not be empty") }
+        guard !Validator.holdsNUL(id) else { throw DecodeError("distinct_id must not contain U+0000") }
         guard !Validator.exceedsLength(id, maxDistinctIDLength) else {
             throw DecodeError("distinct_id is at most \(maxDistinctIDLength) characters")
         }

@@ -16,14 +16,21 @@ public enum Validator {
     /// Elements per list.
     public static let maxListCount = 1000
 
-    /// A property name is 1–255 characters and does not start with `$`.
+    /// A property name is 1–255 characters, does not start with `$` and holds no U+0000.
     public static func checkName(_ name: String) -> InvalidValue? {
         if name.isEmpty { return InvalidValue("property names must not be empty") }
         if name.hasPrefix("$") { return InvalidValue("property names must not start with '$'") }
+        if holdsNUL(name) { return InvalidValue("property names must not contain U+0000") }
         if exceedsLength(name, maxNameLength) {
             return InvalidValue("property names are at most \(maxNameLength) characters")
         }
         return nil
+    }
+
+    /// U+0000 is refused in every stored text: PostgreSQL's `text` cannot hold it, and every
+    /// store must answer alike (SPEC §7).
+    static func holdsNUL(_ string: String) -> Bool {
+        string.utf8.contains(0)
     }
 
     /// Length is counted in Unicode code points — what SQLite's and PostgreSQL's
@@ -113,6 +120,7 @@ public enum Validator {
             if exceedsLength(string, maxStringLength) {
                 return .failure(InvalidValue("strings are at most \(maxStringLength) characters"))
             }
+            if holdsNUL(string) { return .failure(InvalidValue("strings must not contain U+0000")) }
             if let date = ISODate(parsing: string) { return .success(.date(date)) }
             return .success(.string(string))
         default:

@@ -153,13 +153,15 @@ struct API: Sendable {
     }
 
     /// A path parameter, percent-decoded (RFC 3986; `+` stays a plus sign).
-    /// A malformed escape or bytes that are not UTF-8 are a 400.
+    /// A malformed escape, bytes that are not UTF-8 or a U+0000 are a 400.
     private func pathParameter(_ name: String, _ context: BasicRequestContext) throws -> String {
         guard let raw = context.parameters.get(name) else { return "" }
         guard raw.contains("%") else { return raw }
         guard let decoded = raw.removingPercentEncoding else {
             throw APIError.badRequest("the path's \(name) has a malformed percent-escape or is not UTF-8")
         }
+        // No stored text holds U+0000 (see `RequestDecoder.distinctID`), and PostgreSQL cannot be asked for one.
+        guard !decoded.utf8.contains(0) else { throw APIError.badRequest("the path's \(name) must not contain U+0000") }
         return decoded
     }
 

@@ -53,6 +53,32 @@ import Testing
         #expect(anonymous?.status == 401)
     }
 
+    /// PostgreSQL's text cannot hold U+0000, so no store takes it (it was a 500 there):
+    /// a distinct_id with one is a 400, a name or value with one is ignored_invalid.
+    @Test(arguments: TestDataSet.Kind.allCases)
+    func nulIsRefusedAlikeOnEveryStore(store: TestDataSet.Kind) async throws {
+        let daemon = try await Daemon.start(store)
+        let set = "\(Self.base)/profiles/properties/set"
+        let id = try await daemon.post(set, #"{"$set": {"a": 1}, "distinct_id": "a\u0000b"}"#)
+        #expect(id.status == 400 && id.body.contains("U+0000"), "\(id.body)")
+        let write = try await daemon.post(set, #"{"$set": {"n\u0000": 1, "v": "x\u0000y", "l": ["\u0000"], "ok": 1}, "distinct_id": "nul"}"#)
+        #expect(write.status == 202, "\(write.body)")
+        let record = try await daemon.get("\(Self.base)/requests/\(write.json?["request_id"]?.stringValue ?? "")")
+        guard case .array(let entries)? = record.json?["results"], let results = entries.first?.objectValue?["properties"]?.objectValue else {
+            Issue.record("no results: \(record.body)")
+            return
+        }
+        for name in ["n\u{0}", "v", "l"] {
+            #expect(results[name]?.objectValue?["outcome"] == .string("ignored_invalid"), "\(name): \(record.body)")
+        }
+        #expect(try await daemon.get("\(Self.base)/profiles/nul").json?["properties"]?.objectValue?.keys == ["ok"])
+        let path = try await offload {
+            try RawHTTP.exchange(daemon.port, "GET \(Self.base)/profiles/a%00b HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 + "Authorization: Bearer \(Daemon.key)\r\nConnection: close\r\n\r\n")
+        }
+        #expect(path?.status == 400, "\(String(describing: path))")
+    }
+
     @Test func anEncodedWorkspaceIsItsOwnName() async throws {
         let daemon = try await Daemon.start()
         #expect(try await daemon.post("\(Self.base)/profiles/properties/set", #"{"$set": {"x": 1}, "distinct_id": "w"}"#).status == 202)
