@@ -69,7 +69,7 @@ struct RuleLimitOptions: ParsableArguments {
     @Option(help: "Memory per Lua state, in MiB.")
     var ruleMemoryMib = RuleLimits().memoryBytes / (1024 * 1024)
 
-    /// The instruction budget this flag set is gone: CPU time replaced it (SPEC §4).
+    /// The instruction budget is gone: CPU time replaced it (SPEC §4). Kept only to say so.
     @Option(help: .hidden)
     var ruleInstructions: String?
 

@@ -38,7 +38,7 @@ enum LuaSandbox {
         local sandbox = {}
         for _, name in ipairs(allowed.base) do sandbox[name] = _G[name] end
         -- Lua runs message handlers and __gc finalizers with hooks off, where the
-        -- instruction budget cannot reach them. So xpcall calls its handler after
+        -- budget hook cannot reach them. So xpcall calls its handler after
         -- the error, as ordinary code, and no metatable may carry __gc.
         local pcall, setmetatable, rawget, pack, unpack = pcall, setmetatable, rawget, table.pack, table.unpack
         sandbox.xpcall = function(f, handler, ...)

@@ -54,7 +54,8 @@ extension LuaState {
         for position in properties.indices {  // by index: a copy of each property costs more than its push
             push(properties[position].name)
             lua_rawseti(L, 1, lua_Integer(position + 1))
-            push(properties[position].value)
+            // No hook reads a settled property's value: one that can never be stored stays out of Lua.
+            if properties[position].settled == nil { push(properties[position].value) } else { lua_pushnil(L) }
             lua_rawseti(L, 2, lua_Integer(position + 1))
         }
         // Drop what the last, longer mirror left beyond the end, so it can be collected.

@@ -2,7 +2,7 @@
 ///
 /// CPU time is the running thread's, not wall time, so a loaded machine does
 /// not fail good rules. The budgets cost nothing while a rule stays inside
-/// them (see `Sources/CLua/budget.h`): a watchdog samples the CPU clocks and
+/// them (see `Sources/CLuaBudget/budget.c`): a watchdog samples the CPU clocks and
 /// only a call past its budget gets a hook.
 public struct RuleLimits: Sendable, Equatable {
     /// CPU time one hook call may take.

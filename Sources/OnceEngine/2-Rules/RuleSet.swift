@@ -129,6 +129,6 @@ public final class RuleStats: Sendable {
 
     /// Hook calls that failed (errors, bad returns, budgets), and of those, budget aborts.
     public var failures: Int { counters.withLock { $0.failures } }
-    /// Hook calls stopped by the instruction budget or the memory cap.
+    /// Hook calls stopped by a CPU budget or the memory cap.
     public var budgetAborts: Int { counters.withLock { $0.budgetAborts } }
 }
