@@ -156,8 +156,7 @@ struct API: Sendable {
     /// A malformed escape, bytes that are not UTF-8 or a U+0000 are a 400.
     private func pathParameter(_ name: String, _ context: BasicRequestContext) throws -> String {
         guard let raw = context.parameters.get(name) else { return "" }
-        guard raw.contains("%") else { return raw }
-        guard let decoded = raw.removingPercentEncoding else {
+        guard let decoded = raw.contains("%") ? raw.removingPercentEncoding : raw else {
             throw APIError.badRequest("the path's \(name) has a malformed percent-escape or is not UTF-8")
         }
         // No stored text holds U+0000 (see `RequestDecoder.distinctID`), and PostgreSQL cannot be asked for one.
