@@ -44,7 +44,9 @@ final class DiskFault: Sendable {
 extension DiskFault {
     /// Records the first disk fault among a batch's failures; returns the store's fault reason if there is one now.
     func record(failureIn results: [Result<RequestRecord, any Error>]) -> String? {
-        for case .failure(let error) in results where record(error) { break }
+        for case .failure(let error) in results {
+            if record(error) { break }
+        }
         return current
     }
 }
