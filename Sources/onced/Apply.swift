@@ -87,6 +87,8 @@ struct StoreOptions: ParsableArguments {
         }
         var options = SQLiteStore.Options()
         options.durability = synchronous ?? .full
+        // Migrating a large file takes a while: say so on stderr (stdout may carry outcomes).
+        options.migrationProgress = { FileHandle.standardError.write(Data("onced: \($0)\n".utf8)) }
         do {
             return try SQLiteStore(path: db ?? "onced.db", options: options)
         } catch {

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -51,22 +52,24 @@ struct SQLiteBinder {
         sqlite3_bind_null(handle, index)
     }
 
-    /// Binds the five value columns: type, text, number, instant, list.
+    /// Binds the two value columns, `value` and `text` (see ``StoredValue``).
     mutating func value(_ value: PropertyValue) {
-        text(value.type.rawValue)
         switch value {
-        case .string(let string):
-            text(string); null(); null(); null()
-        case .integer(let integer):
-            null(); self.integer(integer); null(); null()
-        case .decimal(let double):
-            null(); real(double); null(); null()
-        case .boolean(let bool):
-            null(); integer(bool ? 1 : 0); null(); null()
-        case .date(let date):
-            text(date.text); null(); integer(date.instant); null()
-        case .list:
-            null(); null(); null(); text(value.json.text)
+        case .string(let string): text(string)
+        case .integer(let integer): self.integer(integer)
+        case .decimal(let double): real(double)
+        case .boolean(let bool): integer(bool ? 1 : 0)
+        case .date(let date): integer(date.instant)
+        case .list: text(value.json.text)
+        }
+        if case .date(let date) = value { text(date.text) } else { null() }
+    }
+
+    /// Binds 16 bytes (a request id, for provenance).
+    mutating func blob(_ uuid: UUID) {
+        index += 1
+        withUnsafeBytes(of: uuid.uuid) { bytes in
+            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient)
         }
     }
 
@@ -84,6 +87,27 @@ struct SQLiteBinder {
         }
     }
 
+    /// Like ``run(_:in:_:)`` for a query of one integer column: the first row's value, or nil.
+    static func integer(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> Int64? {
+        try step(statement, in: db, bind) { handle, hasRow in hasRow ? sqlite3_column_int64(handle, 0) : nil }
+    }
+
+    /// Runs a statement that returns one integer column per row (`RETURNING`) to completion: every row's value.
+    static func integers(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> [Int64] {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        defer { sqlite3_reset(handle) }
+        var binder = SQLiteBinder(handle)
+        bind(&binder)
+        var values: [Int64] = []
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_ROW { values.append(sqlite3_column_int64(handle, 0)); continue }
+            guard code == SQLITE_DONE else { throw error(code, statement, db) }
+            return values
+        }
+    }
+
     /// Binds, steps once, reads the outcome with `read` (given the statement and whether
     /// a row is current), and resets the statement whatever happens.
     private static func step<T>(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void,
@@ -94,10 +118,12 @@ struct SQLiteBinder {
         bind(&binder)
         let code = sqlite3_step(handle)
         defer { sqlite3_reset(handle) }
-        guard code == SQLITE_DONE || code == SQLITE_ROW else {
-            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
-        }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code, statement, db) }
         return read(handle, code == SQLITE_ROW)
+    }
+
+    private static func error(_ code: Int32, _ statement: Statement, _ db: Database) -> DatabaseError {
+        let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+        return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
     }
 }

@@ -1,15 +1,14 @@
 import GRDB
 
-/// The SQLite schema, as versioned migrations applied at open.
+/// The SQLite schema, as versioned migrations applied at open. Each runs in
+/// one transaction: an interrupted migration rolls back whole and runs again
+/// at the next open.
 ///
-/// Values are kept queryable by type for cohort queries: `text` holds strings
-/// and date texts, `number` numbers (declared without a type so SQLite keeps
-/// INTEGER and REAL apart — the written form) and booleans as 0/1, `instant`
-/// a date's microseconds since the epoch, `list` a list as JSON. Primary keys
-/// start with the namespace and distinct_id, clustered (WITHOUT ROWID), so
-/// one profile's rows sit together.
+/// `v1`–`v3` are storage v1 (text keys in every row); ``StorageV2`` is what
+/// the file holds after `v4`.
 enum SQLiteSchema {
-    static var migrator: DatabaseMigrator {
+    /// `progress` hears the steps of a long migration.
+    static func migrator(progress: (@Sendable (String) -> Void)? = nil) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -72,6 +71,9 @@ enum SQLiteSchema {
                 UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 16);
                 CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
                 """)
+        }
+        migrator.registerMigration("v4: storage v2") { db in
+            try StorageV2.migrate(db, progress: progress ?? { _ in })
         }
         return migrator
     }

@@ -5,7 +5,7 @@ import GRDB
 ///
 /// Writes go through a ``GroupCommit``: concurrent requests share one
 /// `BEGIN IMMEDIATE` transaction and one fsync; a failing request rolls back
-/// alone (see ``commit(_:pool:cache:)``); a ``WALCheckpointer`` copies the WAL
+/// alone (see ``commit(_:pool:ids:)``); a ``WALCheckpointer`` copies the WAL
 /// into the file beside them. Reads use the pool's concurrent readers.
 /// Several processes may open the same file: the write lock and busy timeout
 /// serialize their transactions, and batches that still meet a busy database
@@ -29,7 +29,12 @@ public final class SQLiteStore: ProfileStore {
         public var busyTimeout: TimeInterval = 5
         /// Most requests committed in one transaction.
         public var maxBatch = 1024
-        /// The defaults: durable (`synchronous=FULL`), 5 s busy timeout, batches of up to 1,024.
+        /// SQLite's page cache per connection, in MiB. SQLite's own default
+        /// (2 MiB) made the writer read most pages it touched back from the kernel.
+        public var pageCacheMiB = 64
+        /// Told each step of a migration of the file's schema (a line for a person to read).
+        public var migrationProgress: (@Sendable (String) -> Void)?
+        /// The defaults: durable (`synchronous=FULL`), 5 s busy timeout, batches of up to 1,024, a 64 MiB page cache.
         public init() {}
     }
 
@@ -38,7 +43,7 @@ public final class SQLiteStore: ProfileStore {
     static let writerAutoCheckpointPages = 4000
 
     let pool: DatabasePool
-    private let cache = TypeCache()
+    private let ids = SQLiteIDs()
     private let diskFault = DiskFault()
     private let checkpointer: WALCheckpointer
     private let committer: GroupCommit<PreparedRequest, RequestRecord>
@@ -51,21 +56,22 @@ public final class SQLiteStore: ProfileStore {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerAutoCheckpointPages)")
+            try db.execute(sql: "PRAGMA cache_size = -\(options.pageCacheMiB * 1024)")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        try SQLiteSchema.migrator.migrate(pool)
+        try SQLiteSchema.migrator(progress: options.migrationProgress).migrate(pool)
         self.pool = pool
         let diskFault = self.diskFault
         let checkpointer = try WALCheckpointer(path: path, fault: diskFault)
         self.checkpointer = checkpointer
-        let cache = self.cache
+        let ids = self.ids
         committer = GroupCommit(label: "onced.sqlite.commit", maxBatch: options.maxBatch,
                                 onBatch: { size in
                                     EngineMetrics.commitBatchSize.record(size)
                                     checkpointer.commitDidLand()
                                 }) { batch in
             if let reason = diskFault.current { return batch.map { _ in .failure(StoreError.degraded(reason)) } }
-            let results = SQLiteStore.commit(batch, pool: pool, cache: cache)
+            let results = SQLiteStore.commit(batch, pool: pool, ids: ids)
             // A fault found now (by this batch or by a checkpoint meanwhile) puts this batch in doubt too.
             if let reason = diskFault.record(failureIn: results) { return batch.map { _ in .failure(StoreError.degraded(reason)) } }
             return results
@@ -91,23 +97,30 @@ public final class SQLiteStore: ProfileStore {
     /// costs two statements per request, and requests seldom fail. If one does,
     /// the batch is rolled back and run again with a savepoint per request, so
     /// the failing one rolls back alone.
-    private static func commit(_ batch: [PreparedRequest], pool: DatabasePool, cache: TypeCache) -> [Result<RequestRecord, any Error>] {
+    private static func commit(_ batch: [PreparedRequest], pool: DatabasePool, ids: SQLiteIDs) -> [Result<RequestRecord, any Error>] {
         var busyAttempts = 0
         var isolating = false
         while true {
             var results: [Result<RequestRecord, any Error>] = []
-            var learned: [TypeCache.Key: PropertyType] = [:]
+            var namespaces: [Namespace: Int64] = [:]
+            var names: [SQLiteIDs.NameKey: SQLiteIDs.RegisteredName] = [:]
             do {
                 try pool.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
                         for request in batch {
-                            var transaction = SQLiteTransaction(db: db, cache: cache, request: request)
+                            func apply() throws -> (RequestRecord, SQLiteTransaction) {
+                                let namespace = try ids.namespace(request.namespace) ?? namespaces[request.namespace]
+                                    ?? SQLiteTransaction.namespaceID(request.namespace, in: db)
+                                var transaction = SQLiteTransaction(db: db, ids: ids, namespace: namespace, request: request)
+                                return (try RequestApplier.apply(request, in: &transaction), transaction)
+                            }
                             do {
-                                let record = isolating
-                                    ? try inSavepoint(db) { try RequestApplier.apply(request, in: &transaction) }
-                                    : try RequestApplier.apply(request, in: &transaction)
+                                let (record, transaction) = isolating ? try inSavepoint(db, apply) : try apply()
                                 results.append(.success(record))
-                                learned.merge(transaction.types.learned) { old, _ in old }
+                                namespaces[request.namespace] = transaction.namespace
+                                for (name, registered) in transaction.names {
+                                    names[.init(namespace: transaction.namespace, name: name)] = registered
+                                }
                             } catch let error as DatabaseError where error.isBusy || DiskFault.isFault(error) {
                                 throw error
                             } catch {
@@ -118,7 +131,7 @@ public final class SQLiteStore: ProfileStore {
                         return .commit
                     }
                 }
-                cache.remember(learned)
+                ids.remember(namespaces: namespaces, names: names)
                 return results
             } catch is RequestFailed {
                 isolating = true
@@ -150,38 +163,43 @@ public final class SQLiteStore: ProfileStore {
 
     /// Reads from a pool reader, concurrently with writes.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
-        let key: StatementArguments = [namespace.workspace, namespace.version.rawValue, distinctID]
-        return try await pool.read { db -> Profile? in
+        try await pool.read { db -> Profile? in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT created_at, updated_at FROM profiles WHERE workspace = ? AND version = ? AND distinct_id = ?
-                """, arguments: key) else { return nil }
+                SELECT p.id, p.created_at, p.updated_at FROM profiles p JOIN namespaces n ON n.id = p.namespace
+                WHERE n.workspace = ? AND n.version = ? AND p.distinct_id = ?
+                """, arguments: [namespace.workspace, namespace.version.rawValue, distinctID]) else { return nil }
             let rows = try Row.fetchAll(db, sql: """
-                SELECT name, type, text, number, instant, list FROM properties
-                WHERE workspace = ? AND version = ? AND distinct_id = ? ORDER BY name
-                """, arguments: key)
-            let properties = try rows.map { (name: $0[0] as String, value: try StoredValue.value(from: $0, at: 1)) }
+                SELECT n.name, n.type, v.value, v.text FROM properties v JOIN property_names n ON n.id = v.name
+                WHERE v.profile = ? ORDER BY n.name
+                """, arguments: [row[0] as Int64])
+            let properties = try rows.map { row in
+                (name: row[0] as String, value: try StoredValue.value(of: try PropertyType(stored: row[1]), from: row, at: 2))
+            }
             return Profile(distinctID: distinctID, properties: properties,
-                           createdAt: Date(epochMilliseconds: row[0]), updatedAt: Date(epochMilliseconds: row[1]))
+                           createdAt: Date(epochMilliseconds: row[1]), updatedAt: Date(epochMilliseconds: row[2]))
         }
     }
 
-    /// The stored record of a request.
+    /// The stored record of a request, its profile ids resolved to distinct_ids.
     public func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? {
-        let stored = try await pool.read { db -> (receivedAt: Int64, results: String)? in
-            try Row.fetchOne(db, sql: """
-                SELECT received_at, results FROM requests WHERE workspace = ? AND version = ? AND id = ?
-                """, arguments: [namespace.workspace, namespace.version.rawValue, requestID.lowercaseString])
-                .map { ($0[0], $0[1]) }
+        try await pool.read { db -> RequestRecord? in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT r.received_at, r.results FROM requests r JOIN namespaces n ON n.id = r.namespace
+                WHERE r.id = ? AND n.workspace = ? AND n.version = ?
+                """, arguments: [requestID.blob, namespace.workspace, namespace.version.rawValue]) else { return nil }
+            let distinctID = try db.cachedStatement(sql: "SELECT distinct_id FROM profiles WHERE id = ?")
+            let results = try StoredRecord.decode(row[1]) { id in try String.fetchOne(distinctID, arguments: [id]) }
+            return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: row[0]), results: results)
         }
-        guard let stored else { return nil }
-        return try RequestRecord(id: requestID, receivedAtMilliseconds: stored.receivedAt, storedResults: stored.results)
     }
 
     /// Every registered type of the namespace.
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
         let rows = try await pool.read { db -> [(name: String, type: String)] in
-            try Row.fetchAll(db, sql: "SELECT name, type FROM property_types WHERE workspace = ? AND version = ?",
-                             arguments: [namespace.workspace, namespace.version.rawValue]).map { ($0[0], $0[1]) }
+            try Row.fetchAll(db, sql: """
+                SELECT t.name, t.type FROM property_names t JOIN namespaces n ON n.id = t.namespace
+                WHERE n.workspace = ? AND n.version = ?
+                """, arguments: [namespace.workspace, namespace.version.rawValue]).map { ($0[0], $0[1]) }
         }
         var types: [String: PropertyType] = [:]
         for row in rows { types[row.name] = try PropertyType(stored: row.type) }
@@ -194,6 +212,11 @@ public final class SQLiteStore: ProfileStore {
         try checkpointer.close()
         try pool.close()
     }
+}
+
+extension UUID {
+    /// The 16 bytes SQLite keys a request record by.
+    var blob: Data { withUnsafeBytes(of: uuid) { Data($0) } }
 }
 
 extension DatabaseError {

@@ -1,125 +1,201 @@
 import Foundation
 import GRDB
 
-/// ``StoreTransaction`` on an open SQLite write transaction.
+/// ``StoreTransaction`` on an open SQLite write transaction, over storage v2's
+/// integer ids (``SQLiteSchema``).
 ///
 /// Every step that depends on stored state is one conditional statement:
-/// set-once is `INSERT … ON CONFLICT DO NOTHING` and its outcome is the change
-/// count; a type registers with the same kind of insert and the winner is read
-/// back. Reading a list and writing it back is safe here because SQLite
-/// transactions are `BEGIN IMMEDIATE`: the database is write-locked, across
-/// processes, until commit.
+/// set-once is `INSERT … ON CONFLICT DO NOTHING RETURNING`, and what it
+/// returns are the properties it stored; a name registers with the same kind
+/// of insert and the winner is read back. Reading a list and writing it back
+/// is safe here because SQLite transactions are `BEGIN IMMEDIATE`: the
+/// database is write-locked, across processes, until commit.
 struct SQLiteTransaction: LockedListEditing {
     let db: Database
-    let namespace: Namespace
+    let namespace: Int64
     let now: Int64
-    var types: TypeLookup
+    let request: UUID
+    private let ids: SQLiteIDs
+    /// Names this request read, registered or found cached; the cache learns them once it commits.
+    private(set) var names: [String: SQLiteIDs.RegisteredName] = [:]
+    /// The ids of the profiles this request has found or created.
+    private var profiles: [String: Int64] = [:]
 
-    init(db: Database, cache: TypeCache, request: PreparedRequest) {
+    /// `namespace`: its id, from ``namespaceID(_:in:ids:)``.
+    init(db: Database, ids: SQLiteIDs, namespace: Int64, request: PreparedRequest) {
         self.db = db
-        self.types = TypeLookup(cache: cache, namespace: request.namespace)
-        self.namespace = request.namespace
+        self.ids = ids
+        self.namespace = namespace
         self.now = request.receivedAt.epochMilliseconds
+        self.request = request.id
+    }
+
+    /// The namespace's id, made on its first write.
+    static func namespaceID(_ namespace: Namespace, in db: Database) throws -> Int64 {
+        let find = try db.cachedStatement(sql: "SELECT id FROM namespaces WHERE workspace = ? AND version = ?")
+        func bind(_ binder: inout SQLiteBinder) { binder.text(namespace.workspace); binder.text(namespace.version.rawValue) }
+        if let id = try SQLiteBinder.integer(find, in: db, bind) { return id }
+        return try SQLiteBinder.integer(db.cachedStatement(sql: "INSERT INTO namespaces (workspace, version) VALUES (?, ?) RETURNING id"),
+                                        in: db, bind)!
     }
 
     mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType? {
-        let transaction = self
-        return try types.type(of: name, registering: candidate, register: { candidate in
-            try transaction.run(Self.registerType) { $0.text(name); $0.text(candidate.rawValue); $0.integer(transaction.now) }
-        }, readBack: {
-            try SQLiteBinder.text(transaction.db.cachedStatement(sql: Self.selectType), in: transaction.db) { bind in
-                bind.text(transaction.namespace.workspace); bind.text(transaction.namespace.version.rawValue); bind.text(name)
-            }
-        })
+        try registeredName(name, registering: candidate)?.type
     }
 
-    func createProfile(_ distinctID: String) throws -> Bool {
-        try run(Self.insertProfile) { $0.text(distinctID); $0.integer(now); $0.integer(now) } > 0
-    }
-
-    func touchProfile(_ distinctID: String) throws {
-        try run(Self.touchProfile) { $0.text(distinctID); $0.integer(now) }
-    }
-
-    func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        try run(Self.insertOnce) { $0.text(distinctID); $0.text(name); $0.value(value); $0.integer(now) } > 0
-    }
-
-    func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        try run(Self.upsertSet) { $0.text(distinctID); $0.text(name); $0.value(value); $0.integer(now) } > 0
-    }
-
-    func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
-        try run(Self.upsertAdd) { $0.text(distinctID); $0.text(name); $0.value(number); $0.integer(now) }
-    }
-
-    func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]? {
-        let arguments: StatementArguments = [namespace.workspace, namespace.version.rawValue, distinctID, name]
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.selectValue), arguments: arguments) else { return nil }
-        guard case .list(let elements) = try StoredValue.value(from: row, at: 0) else {
-            throw StoreError.corrupt("\(name) is registered as a list but holds another type")
+    private mutating func registeredName(_ name: String, registering candidate: PropertyType?) throws -> SQLiteIDs.RegisteredName? {
+        if let known = names[name] ?? ids.name(.init(namespace: namespace, name: name)) {
+            names[name] = known
+            return known
         }
-        return elements
+        if let candidate {
+            try run(Self.registerName) { $0.integer(namespace); $0.text(name); $0.text(candidate.rawValue); $0.integer(now) }
+        }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.selectName), arguments: [namespace, name]) else { return nil }
+        let registered = SQLiteIDs.RegisteredName(id: row[0], type: try PropertyType(stored: row[1]))
+        names[name] = registered
+        return registered
     }
 
-    func delete(_ distinctID: String, _ name: String) throws -> Bool {
-        try run(Self.deleteProperty) { $0.text(distinctID); $0.text(name) } > 0
+    /// The id of a name this request has resolved (every write resolves its name's type first).
+    private func nameID(_ name: String) -> Int64 {
+        guard let id = names[name]?.id else { preconditionFailure("\(name) written before its type was resolved") }
+        return id
     }
 
-    func save(_ record: RequestRecord) throws {
-        let results = JSON.array(record.results.map(\.json)).text
-        try run(Self.insertRequest) { $0.text(record.id.lowercaseString); $0.integer(now); $0.text(results) }
+    mutating func createProfile(_ distinctID: String) throws -> Bool {
+        if let id = try SQLiteBinder.integer(db.cachedStatement(sql: Self.insertProfile), in: db, { binder in
+            binder.integer(namespace); binder.text(distinctID); binder.integer(now); binder.integer(now)
+        }) {
+            profiles[distinctID] = id
+            return true
+        }
+        _ = try profileID(distinctID)
+        return false
     }
 
-    /// Runs a cached statement; every statement here takes the namespace as its first two arguments.
+    /// The profile's id, or nil when there is no such profile (an `unset` does not create one).
+    private mutating func profileID(_ distinctID: String) throws -> Int64? {
+        if let id = profiles[distinctID] { return id }
+        let id = try SQLiteBinder.integer(db.cachedStatement(sql: Self.selectProfile), in: db) { binder in
+            binder.integer(namespace); binder.text(distinctID)
+        }
+        profiles[distinctID] = id
+        return id
+    }
+
+    mutating func touchProfile(_ distinctID: String) throws {
+        guard let profile = try profileID(distinctID) else { return }
+        try run(Self.touchProfile) { $0.integer(now); $0.integer(profile) }
+    }
+
+    mutating func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
+        try insertEachIfAbsent(distinctID, [(name, value)])[0]
+    }
+
+    /// One multi-row insert per ``maxRowsPerInsert`` values; the ids it returns are the names it stored.
+    mutating func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
+        guard !values.isEmpty else { return [] }
+        guard let profile = try profileID(distinctID) else { return values.map { _ in false } }
+        var stored: [Bool] = []
+        stored.reserveCapacity(values.count)
+        var start = 0
+        while start < values.count {
+            let chunk = values[start..<min(start + Self.maxRowsPerInsert, values.count)]
+            var inserted = try SQLiteBinder.integers(db.cachedStatement(sql: Self.insertOnce[chunk.count - 1]), in: db) { binder in
+                for (name, value) in chunk { bindRow(&binder, profile, nameID(name), value) }
+            }
+            // A name sent twice in one op is stored by its first occurrence only.
+            for (name, _) in chunk {
+                if let found = inserted.firstIndex(of: nameID(name)) {
+                    inserted.remove(at: found)
+                    stored.append(true)
+                } else {
+                    stored.append(false)
+                }
+            }
+            start += chunk.count
+        }
+        return stored
+    }
+
+    mutating func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
+        guard let profile = try profileID(distinctID) else { return false }
+        let name = nameID(name)
+        return try run(Self.upsertSet) { bindRow(&$0, profile, name, value) } > 0
+    }
+
+    mutating func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
+        guard let profile = try profileID(distinctID) else { return }
+        let name = nameID(name)
+        try run(Self.upsertAdd) { bindRow(&$0, profile, name, number) }
+    }
+
+    mutating func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]? {
+        guard let profile = try profileID(distinctID) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.selectValue), arguments: [profile, nameID(name)]) else { return nil }
+        return switch try StoredValue.value(of: .list, from: row, at: 0) {
+        case .list(let elements): elements
+        default: throw StoreError.corrupt("\(name) is registered as a list but holds another type")
+        }
+    }
+
+    mutating func delete(_ distinctID: String, _ name: String) throws -> Bool {
+        guard let registered = try registeredName(name, registering: nil), let profile = try profileID(distinctID) else { return false }
+        return try run(Self.deleteProperty) { $0.integer(profile); $0.integer(registered.id) } > 0
+    }
+
+    mutating func save(_ record: RequestRecord) throws {
+        let profiles = self.profiles
+        let results = StoredRecord.encode(record.results) { distinctID in
+            profiles[distinctID].map(JSON.integer) ?? .string(distinctID)
+        }
+        try run(Self.insertRequest) { $0.blob(record.id); $0.integer(namespace); $0.integer(now); $0.text(results) }
+    }
+
+    /// One `properties` row: profile, name, value, text, updated_at, request.
+    private func bindRow(_ binder: inout SQLiteBinder, _ profile: Int64, _ name: Int64, _ value: PropertyValue) {
+        binder.integer(profile); binder.integer(name); binder.value(value); binder.integer(now); binder.blob(request)
+    }
+
+    /// Runs a cached statement and returns how many rows it changed.
     @discardableResult
     private func run(_ sql: String, _ bind: (inout SQLiteBinder) -> Void) throws -> Int {
-        try SQLiteBinder.run(db.cachedStatement(sql: sql), in: db) { binder in
-            binder.text(namespace.workspace)
-            binder.text(namespace.version.rawValue)
-            bind(&binder)
-        }
+        try SQLiteBinder.run(db.cachedStatement(sql: sql), in: db, bind)
     }
 
     static let insertProfile = """
-        INSERT INTO profiles (workspace, version, distinct_id, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        INSERT INTO profiles (namespace, distinct_id, created_at, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT DO NOTHING RETURNING id
         """
-    static let touchProfile = """
-        UPDATE profiles SET updated_at = ?4 WHERE workspace = ?1 AND version = ?2 AND distinct_id = ?3
+    static let selectProfile = "SELECT id FROM profiles WHERE namespace = ? AND distinct_id = ?"
+    static let touchProfile = "UPDATE profiles SET updated_at = ? WHERE id = ?"
+    static let insertRequest = "INSERT INTO requests (id, namespace, received_at, results) VALUES (?, ?, ?, ?)"
+    static let registerName = """
+        INSERT INTO property_names (namespace, name, type, registered_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
         """
-    static let insertRequest = """
-        INSERT INTO requests (workspace, version, id, received_at, results) VALUES (?, ?, ?, ?, ?)
-        """
-    static let registerType = """
-        INSERT INTO property_types (workspace, version, name, type, registered_at)
-        VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-        """
-    static let selectType = "SELECT type FROM property_types WHERE workspace = ? AND version = ? AND name = ?"
-    static let selectValue = """
-        SELECT type, text, number, instant, list FROM properties
-        WHERE workspace = ? AND version = ? AND distinct_id = ? AND name = ?
-        """
-    private static let insertProperty = """
-        INSERT INTO properties (workspace, version, distinct_id, name, type, text, number, instant, list, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-    static let insertOnce = insertProperty + " ON CONFLICT DO NOTHING"
+    static let selectName = "SELECT id, type FROM property_names WHERE namespace = ? AND name = ?"
+    static let selectValue = "SELECT value, text FROM properties WHERE profile = ? AND name = ?"
+    static let deleteProperty = "DELETE FROM properties WHERE profile = ? AND name = ?"
+
+    private static let insertProperty = "INSERT INTO properties (profile, name, value, text, updated_at, request) VALUES "
+    private static let row = "(?, ?, ?, ?, ?, ?)"
+    /// Most rows in one set-once insert (SQLite binds at most 32,766 parameters; the statements are cached per size).
+    static let maxRowsPerInsert = 32
+    /// `insertOnce[n - 1]` inserts n rows.
+    static let insertOnce = (1...maxRowsPerInsert).map { count in
+        insertProperty + Array(repeating: row, count: count).joined(separator: ", ") + " ON CONFLICT DO NOTHING RETURNING name"
+    }
     /// Changes nothing (and counts no change) when the same value, in the same written form, is already there.
-    static let upsertSet = insertProperty + """
-         ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
-            type = excluded.type, text = excluded.text, number = excluded.number,
-            instant = excluded.instant, list = excluded.list, updated_at = excluded.updated_at
-        WHERE properties.type IS NOT excluded.type OR properties.text IS NOT excluded.text
-            OR properties.number IS NOT excluded.number OR typeof(properties.number) IS NOT typeof(excluded.number)
-            OR properties.list IS NOT excluded.list
+    static let upsertSet = insertProperty + row + """
+         ON CONFLICT (profile, name) DO UPDATE SET
+            value = excluded.value, text = excluded.text, updated_at = excluded.updated_at, request = excluded.request
+        WHERE properties.value IS NOT excluded.value OR typeof(properties.value) IS NOT typeof(excluded.value)
+            OR properties.text IS NOT excluded.text
         """
     /// An unset number starts from 0: the insert stores the addend itself.
-    static let upsertAdd = insertProperty + """
-         ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
-            number = properties.number + excluded.number, updated_at = excluded.updated_at
-        """
-    static let deleteProperty = """
-        DELETE FROM properties WHERE workspace = ? AND version = ? AND distinct_id = ? AND name = ?
+    static let upsertAdd = insertProperty + row + """
+         ON CONFLICT (profile, name) DO UPDATE SET
+            value = properties.value + excluded.value, updated_at = excluded.updated_at, request = excluded.request
         """
 }

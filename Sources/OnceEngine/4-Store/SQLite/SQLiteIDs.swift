@@ -1,0 +1,52 @@
+import Synchronization
+
+/// The integer ids storage v2 gives namespaces and property names, known to
+/// this process.
+///
+/// A namespace's id never changes and a property name's id and type change
+/// only when the property is dropped, so entries stay good across processes;
+/// they are added only after the transaction that read or made them has
+/// committed. Names are bounded like ``TypeCache``: past ``capacity`` the map starts afresh.
+final class SQLiteIDs: Sendable {
+    struct NameKey: Hashable, Sendable {
+        var namespace: Int64
+        var name: String
+    }
+
+    /// A property name's id and the type registered with it.
+    struct RegisteredName: Sendable, Equatable {
+        var id: Int64
+        var type: PropertyType
+    }
+
+    private let namespaces = Mutex<[Namespace: Int64]>([:])
+    private let names = Mutex<[NameKey: RegisteredName]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 100_000) {
+        self.capacity = capacity
+    }
+
+    func namespace(_ namespace: Namespace) -> Int64? {
+        namespaces.withLock { $0[namespace] }
+    }
+
+    func name(_ key: NameKey) -> RegisteredName? {
+        names.withLock { $0[key] }
+    }
+
+    /// Call only once the transaction that found these has committed.
+    func remember(namespaces learned: [Namespace: Int64], names found: [NameKey: RegisteredName]) {
+        if !learned.isEmpty {
+            namespaces.withLock { namespaces in
+                if namespaces.count + learned.count > capacity { namespaces.removeAll(keepingCapacity: true) }
+                namespaces.merge(learned) { old, _ in old }
+            }
+        }
+        guard !found.isEmpty else { return }
+        names.withLock { names in
+            if names.count + found.count > capacity { names.removeAll(keepingCapacity: true) }
+            names.merge(found) { old, _ in old }
+        }
+    }
+}
