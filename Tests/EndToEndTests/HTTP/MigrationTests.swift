@@ -52,4 +52,38 @@ import Testing
         let after = try await daemon.get("\(base)/profiles/ada@example.com", key: fixture.key).json?["properties"]?.objectValue
         #expect(after?["plan"] == .string("pro") && after?["fresh"] == .integer(1))
     }
+
+    /// The last release of storage v1: every read answers as it did, every
+    /// record (rule outcomes and an unset of a profile that never existed
+    /// included) reads back, and its revoked key stays revoked.
+    @Test func theLastReleaseOfStorageV1ReadsBackTheSame() async throws {
+        let directory = TemporaryDirectory()
+        let fixture = try StorageFixture.copy("storage-v3", to: directory)
+        let otherKey = "other-key"
+        let daemon = try await Daemon.start(arguments: ["--api-key", "\(Daemon.otherWorkspace):\(otherKey)"],
+                                            directory: directory, store: ["--db", fixture.database])
+        func key(for path: String) -> String { path.contains(Daemon.otherWorkspace) ? otherKey : fixture.key }
+
+        for line in try fixture.lines("reads.jsonl") {
+            let read = try parseOutput(line)
+            let path = try #require(read["path"]?.stringValue)
+            let answer = try await daemon.get(path, key: key(for: path))
+            #expect(.integer(Int64(answer.status)) == read["status"], "\(path): \(answer.body)")
+            if let body = read["body"], body != .null { #expect(answer.json.map(JSON.object) == body, "\(path)") }
+        }
+        for (line, outcome) in zip(try fixture.lines("lines.jsonl"), fixture.outcomes) {
+            let sent = try parseOutput(line)
+            let printed = try parseOutput(outcome)
+            let path = "/v1/\(sent["workspace"]!.stringValue!)/\(sent["version"]!.stringValue!)/requests/\(printed["request_id"]!.stringValue!)"
+            let record = try await daemon.get(path, key: key(for: path))
+            #expect(record.status == 200, "\(path): \(record.body)")
+            #expect(record.json?["results"] == printed["results"], "\(path)")
+        }
+        let revoked = try String(contentsOf: fixture.directory.appendingPathComponent("revoked-key.txt"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await daemon.get("/v1/\(Daemon.workspace)/live/properties", key: revoked).status == 401)
+        let keys = try await OncedBinary.run(["keys", "list", Daemon.workspace, "--db", fixture.database])
+        #expect(keys.lines.count == 2 && keys.lines.filter { $0.contains("revoked") }.count == 1, "\(keys.stdout)")
+    }
 }
+

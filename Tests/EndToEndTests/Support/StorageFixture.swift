@@ -1,10 +1,11 @@
 import Foundation
 
-/// `Tests/Fixtures/storage-v1`: a database written by the release before key
-/// ids, with the outcomes and the key it printed (its README says how it was made).
+/// A database written by an earlier release, with the outcomes and the key it
+/// printed (each fixture's README says how it was made): `storage-v1`, the
+/// release before key ids, and `storage-v3`, the last release of storage v1.
 struct StorageFixture {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Fixtures/storage-v1").standardized
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Fixtures").standardized
 
     /// The copy's path: tests never change the committed file.
     var database: String
@@ -13,13 +14,24 @@ struct StorageFixture {
     /// The outcome lines `onced apply` printed when it was written.
     var outcomes: [String]
 
-    static func copy(to directory: TemporaryDirectory) throws -> StorageFixture {
-        let database = directory.path("onced.db")
-        try FileManager.default.copyItem(atPath: Self.directory.appendingPathComponent("onced.db").path, toPath: database)
+    /// Where the fixture's other files are.
+    var directory: URL
+
+    static func copy(_ name: String = "storage-v1", to temporary: TemporaryDirectory) throws -> StorageFixture {
+        let directory = fixtures.appendingPathComponent(name)
+        let database = temporary.path("onced.db")
+        try FileManager.default.copyItem(atPath: directory.appendingPathComponent("onced.db").path, toPath: database)
         func text(_ name: String) throws -> String {
-            try String(contentsOf: Self.directory.appendingPathComponent(name), encoding: .utf8)
+            try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
         }
         return StorageFixture(database: database, key: try text("key.txt").trimmingCharacters(in: .whitespacesAndNewlines),
-                              outcomes: try text("outcomes.jsonl").split(separator: "\n").map(String.init))
+                              outcomes: try text("outcomes.jsonl").split(separator: "\n").map(String.init), directory: directory)
+    }
+}
+
+extension StorageFixture {
+    /// One line of the fixture's file `name` per element.
+    func lines(_ name: String) throws -> [String] {
+        try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").map(String.init)
     }
 }
