@@ -57,6 +57,8 @@ public final class SQLiteStore: ProfileStore {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerAutoCheckpointPages)")
             try db.execute(sql: "PRAGMA cache_size = -\(options.pageCacheMiB * 1024)")
+            // `RETURNING` collects its rows in a temporary table: on disk by default, which cost more system time than the writes.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator(progress: options.migrationProgress).migrate(pool)
