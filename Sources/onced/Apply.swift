@@ -58,6 +58,9 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "SQLite durability: full (fsync every commit) or normal.")
     var synchronous: SQLiteStore.Durability?
 
+    @Option(name: .customLong("sqlite-cache-mib"), help: "SQLite's page cache per connection, in MiB (default: 64).")
+    var sqliteCacheMiB: Int?
+
     @Option(help: ArgumentHelp(
         "PostgreSQL URL, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require], instead of SQLite.",
         discussion: "Or set ONCED_POSTGRES_URL, which keeps a password out of the process list."))
@@ -69,9 +72,10 @@ struct StoreOptions: ParsableArguments {
     var isGiven: Bool { db != nil || postgresURL != nil }
 
     func validate() throws {
+        if let mib = sqliteCacheMiB, !(1...65536).contains(mib) { throw ValidationError("--sqlite-cache-mib takes 1 to 65536") }
         guard let url = postgresURL else { return }
         if db != nil { throw ValidationError("--db and --postgres name two stores: give one") }
-        if synchronous != nil { throw ValidationError("--synchronous is a SQLite setting") }
+        if synchronous != nil || sqliteCacheMiB != nil { throw ValidationError("--synchronous and --sqlite-cache-mib are SQLite settings") }
         do { _ = try PostgresURL(url) } catch { throw ValidationError(error.description) }
     }
 
@@ -87,6 +91,7 @@ struct StoreOptions: ParsableArguments {
         }
         var options = SQLiteStore.Options()
         options.durability = synchronous ?? .full
+        options.pageCacheMiB = sqliteCacheMiB ?? options.pageCacheMiB
         // Migrating a large file takes a while: say so on stderr (stdout may carry outcomes).
         options.migrationProgress = { FileHandle.standardError.write(Data("onced: \($0)\n".utf8)) }
         do {

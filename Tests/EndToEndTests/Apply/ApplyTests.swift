@@ -90,14 +90,18 @@ import Testing
         #expect(run.stderr.contains("cannot open"))
     }
 
-    /// Bad `--postgres` URLs and unreachable servers fail fast with one clear line, whatever the command.
+    /// Bad `--postgres` URLs, SQLite settings given for PostgreSQL or out of range, and unreachable
+    /// servers fail fast with one clear line, whatever the command.
     @Test(arguments: [
         (["apply", "--postgres", "mysql://u@h/db"], "expected postgres://"),
         (["apply", "--postgres", "postgres://h/db"], "names no user"),
         (["apply", "--postgres", "postgres://u@h/"], "names no database"),
         (["apply", "--postgres", "postgres://u@h/db?sslmode=maybe"], "sslmode is"),
         (["apply", "--postgres", "postgres://u@h/db", "--db", "x.db"], "name two stores"),
-        (["serve", "--postgres", "postgres://u@h/db", "--synchronous", "normal"], "SQLite setting"),
+        (["serve", "--postgres", "postgres://u@h/db", "--synchronous", "normal"], "SQLite settings"),
+        (["serve", "--postgres", "postgres://u@h/db", "--sqlite-cache-mib", "8"], "SQLite settings"),
+        (["apply", "--sqlite-cache-mib", "0"], "--sqlite-cache-mib takes 1 to 65536"),
+        (["apply", "--sqlite-cache-mib", "lots"], "sqlite-cache-mib"),
         (["keys", "create", "FY12345678", "--postgres", "postgres://u@127.0.0.1:1/db?sslmode=disable"], "cannot open postgres://u@127.0.0.1:1/db"),
     ])
     func badPostgresURLs(arguments: [String], expected: String) async throws {

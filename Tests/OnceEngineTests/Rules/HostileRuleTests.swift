@@ -87,7 +87,9 @@ import Testing
               if not ok then return "escaped" end
             end
             return "fine"
-            """, #"on_error = "reject","#)], limits: RuleLimits(memoryBytes: 4 * 1024 * 1024))
+            """, #"on_error = "reject","#)],
+            // CPU budgets far beyond what the doubling costs, so on a loaded machine only the memory cap can trip.
+            limits: RuleLimits(callTimeout: .seconds(5), requestBudget: .seconds(10), memoryBytes: 4 * 1024 * 1024))
         let results = try await rules.results(#"{"$set": {"rep": "x", "double": "x", "other": "x"}}"#)
         for name in ["rep", "double"] {
             #expect(results[name]?.outcome == .rejectedByRule, "\(name): \(String(describing: results[name]))")

@@ -33,6 +33,16 @@ struct SQLiteBinder {
         }
     }
 
+    /// Binds UTF-8 bytes as text.
+    mutating func text(utf8 bytes: [UInt8]) {
+        index += 1
+        bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                _ = sqlite3_bind_text(handle, index, $0, Int32(buffer.count), Self.transient)
+            }
+        }
+    }
+
     mutating func text(_ string: String?) {
         if let string { text(string) } else { null() }
     }

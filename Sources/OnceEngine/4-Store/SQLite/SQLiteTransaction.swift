@@ -20,6 +20,10 @@ struct SQLiteTransaction: LockedListEditing {
     private(set) var names: [String: SQLiteIDs.RegisteredName] = [:]
     /// The ids of the profiles this request has found or created.
     private var profiles: [String: Int64] = [:]
+    /// Profiles this request created and has written no value to yet: a
+    /// set-once there cannot meet a stored value, so it needs no `RETURNING`
+    /// (which costs SQLite a temporary table per statement).
+    private var empty: [Int64] = []
 
     /// `namespace`: its id, from ``namespaceID(_:in:ids:)``.
     init(db: Database, ids: SQLiteIDs, namespace: Int64, request: PreparedRequest) {
@@ -68,6 +72,7 @@ struct SQLiteTransaction: LockedListEditing {
             binder.integer(namespace); binder.text(distinctID); binder.integer(now); binder.integer(now)
         }) {
             profiles[distinctID] = id
+            empty.append(id)
             return true
         }
         _ = try profileID(distinctID)
@@ -93,17 +98,26 @@ struct SQLiteTransaction: LockedListEditing {
         try insertEachIfAbsent(distinctID, [(name, value)])[0]
     }
 
-    /// One multi-row insert per ``maxRowsPerInsert`` values; the ids it returns are the names it stored.
+    /// One multi-row insert per ``maxRowsPerInsert`` values; the ids it returns
+    /// are the names it stored (into a profile with no values yet, all of them).
     mutating func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
         guard !values.isEmpty else { return [] }
         guard let profile = try profileID(distinctID) else { return values.map { _ in false } }
+        let wasEmpty = wrote(profile)
         var stored: [Bool] = []
         stored.reserveCapacity(values.count)
         var start = 0
         while start < values.count {
             let chunk = values[start..<min(start + Self.maxRowsPerInsert, values.count)]
-            var inserted = try SQLiteBinder.integers(db.cachedStatement(sql: Self.insertOnce[chunk.count - 1]), in: db) { binder in
+            func bind(_ binder: inout SQLiteBinder) {
                 for (name, value) in chunk { bindRow(&binder, profile, nameID(name), value) }
+            }
+            var inserted: [Int64] = []
+            if wasEmpty && start == 0 {
+                try SQLiteBinder.run(db.cachedStatement(sql: Self.insertEach[chunk.count - 1]), in: db, bind)
+                for (name, _) in chunk where !inserted.contains(nameID(name)) { inserted.append(nameID(name)) }
+            } else {
+                inserted = try SQLiteBinder.integers(db.cachedStatement(sql: Self.insertOnce[chunk.count - 1]), in: db, bind)
             }
             // A name sent twice in one op is stored by its first occurrence only.
             for (name, _) in chunk {
@@ -121,12 +135,14 @@ struct SQLiteTransaction: LockedListEditing {
 
     mutating func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
         guard let profile = try profileID(distinctID) else { return false }
+        _ = wrote(profile)
         let name = nameID(name)
         return try run(Self.upsertSet) { bindRow(&$0, profile, name, value) } > 0
     }
 
     mutating func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
         guard let profile = try profileID(distinctID) else { return }
+        _ = wrote(profile)
         let name = nameID(name)
         try run(Self.upsertAdd) { bindRow(&$0, profile, name, number) }
     }
@@ -150,7 +166,14 @@ struct SQLiteTransaction: LockedListEditing {
         let results = StoredRecord.encode(record.results) { distinctID in
             profiles[distinctID].map(JSON.integer) ?? .string(distinctID)
         }
-        try run(Self.insertRequest) { $0.blob(record.id); $0.integer(namespace); $0.integer(now); $0.text(results) }
+        try run(Self.insertRequest) { $0.blob(record.id); $0.integer(namespace); $0.integer(now); $0.text(utf8: results) }
+    }
+
+    /// Notes a write to `profile`; whether it had no value before (see ``empty``).
+    private mutating func wrote(_ profile: Int64) -> Bool {
+        guard let index = empty.firstIndex(of: profile) else { return false }
+        empty.remove(at: index)
+        return true
     }
 
     /// One `properties` row: profile, name, value, text, updated_at, request.
@@ -182,10 +205,11 @@ struct SQLiteTransaction: LockedListEditing {
     private static let row = "(?, ?, ?, ?, ?, ?)"
     /// Most rows in one set-once insert (SQLite binds at most 32,766 parameters; the statements are cached per size).
     static let maxRowsPerInsert = 32
-    /// `insertOnce[n - 1]` inserts n rows.
-    static let insertOnce = (1...maxRowsPerInsert).map { count in
-        insertProperty + Array(repeating: row, count: count).joined(separator: ", ") + " ON CONFLICT DO NOTHING RETURNING name"
+    /// `insertEach[n - 1]` inserts n rows (a name sent twice is stored once); `insertOnce` returns the names it stored.
+    static let insertEach = (1...maxRowsPerInsert).map { count in
+        insertProperty + Array(repeating: row, count: count).joined(separator: ", ") + " ON CONFLICT DO NOTHING"
     }
+    static let insertOnce = insertEach.map { $0 + " RETURNING name" }
     /// Changes nothing (and counts no change) when the same value, in the same written form, is already there.
     static let upsertSet = insertProperty + row + """
          ON CONFLICT (profile, name) DO UPDATE SET

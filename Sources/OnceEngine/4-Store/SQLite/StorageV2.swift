@@ -124,7 +124,7 @@ enum StorageV2 {
                     ?? .string(result.distinctID)
             }
             let results = StoredRecord.encode(record.results) { profiles[$0]! }
-            try insert.execute(arguments: [id.blob, namespace, row[2] as Int64, results])
+            try insert.execute(arguments: [id.blob, namespace, row[2] as Int64, String(decoding: results, as: UTF8.self)])
             done += 1
             if done % recordsPerStep == 0 { progress("migrating to storage v2: \(done) of \(total) request records") }
         }

@@ -12,21 +12,44 @@ enum StoredRecord {
     static let outcomes: [Outcome] = [.set, .unchanged, .ignoredTypeMismatch, .ignoredInvalid, .rejectedByRule, .addedByRule, .unset]
     private static let codes: [Outcome: Int64] = Dictionary(uniqueKeysWithValues: outcomes.enumerated().map { ($1, Int64($0)) })
 
-    /// `profile` gives an entry's PROFILE from its distinct_id.
-    static func encode(_ results: [OpResult], profile: (String) -> JSON) -> String {
-        JSON.array(results.map { result in
-            .array([profile(result.distinctID), .string(result.op.rawValue), .array(result.properties.map(encode))])
-        }).text
+    /// The stored text, as UTF-8, written straight to bytes (it is built on
+    /// the commit thread). `profile` gives an entry's PROFILE from its distinct_id.
+    static func encode(_ results: [OpResult], profile: (String) -> JSON) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(64 + 24 * results.reduce(0) { $0 + $1.properties.count })
+        output.append(UInt8(ascii: "["))
+        for (index, result) in results.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            output.append(UInt8(ascii: "["))
+            profile(result.distinctID).write(to: &output)
+            output.append(contentsOf: #",""#.utf8)
+            output.append(contentsOf: result.op.rawValue.utf8)
+            output.append(contentsOf: #"",["#.utf8)
+            for (index, property) in result.properties.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                encode(property, to: &output)
+            }
+            output.append(contentsOf: "]]".utf8)
+        }
+        output.append(UInt8(ascii: "]"))
+        return output
     }
 
-    private static func encode(_ result: PropertyResult) -> JSON {
-        var fields: [JSON] = [.string(result.name), .integer(codes[result.outcome]!)]
+    private static func encode(_ result: PropertyResult, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "["))
+        JSON.writeString(result.name, to: &output)
+        output.append(UInt8(ascii: ","))
+        output.append(contentsOf: String(codes[result.outcome]!).utf8)
         if let rule = result.rule {
-            fields += [result.reason.map(JSON.string) ?? .null, .string(rule)]
+            output.append(UInt8(ascii: ","))
+            (result.reason.map(JSON.string) ?? .null).write(to: &output)
+            output.append(UInt8(ascii: ","))
+            JSON.writeString(rule, to: &output)
         } else if let reason = result.reason {
-            fields.append(.string(reason))
+            output.append(UInt8(ascii: ","))
+            JSON.writeString(reason, to: &output)
         }
-        return .array(fields)
+        output.append(UInt8(ascii: "]"))
     }
 
     /// `distinctID` resolves a profile id (nil when no such profile exists).
