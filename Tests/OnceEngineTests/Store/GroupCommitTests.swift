@@ -36,6 +36,41 @@ import Testing
         #expect(sizes == [1, 10])
     }
 
+    /// After a batch of several, a drain that finds few jobs lingers for more:
+    /// a job arriving 200 ms after the one queued joins its batch.
+    @Test func aDrainLingersForMoreOnlyAfterConcurrentBatches() async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let batches = Mutex<[[Int]]>([])
+        let commit = GroupCommit<Int, Int>(label: "test", linger: .seconds(2)) { jobs in
+            if batches.withLock({ $0.count < 2 }) {
+                entered.signal()
+                gate.wait()
+            }
+            batches.withLock { $0.append(jobs) }
+            return jobs.map { .success($0) }
+        }
+        func blocked() async {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { entered.wait(); continuation.resume() }
+            }
+        }
+        let submitted = Task { try await commit.submit(0) }
+        await blocked()
+        let second = [1, 2].map { job in Task { try await commit.submit(job) } }
+        while commit.pendingCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        gate.signal()
+        await blocked()  // batch [1, 2] commits: queue one more behind it
+        let third = Task { try await commit.submit(3) }
+        while commit.pendingCount < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        gate.signal()
+        // Well after job 3 alone would have committed without a linger, well within the linger.
+        try await Task.sleep(for: .milliseconds(200))
+        let fourth = Task { try await commit.submit(4) }
+        for task in [submitted] + second + [third, fourth] { _ = try await task.value }
+        #expect(batches.withLock { $0.map { $0.sorted() } } == [[0], [1, 2], [3, 4]])
+    }
+
     @Test func closeWaitsForQueuedJobsAndRefusesNewOnes() async throws {
         let commit = GroupCommit<Int, Int>(label: "test") { jobs in
             Thread.sleep(forTimeInterval: 0.01)
