@@ -8,7 +8,8 @@
 #   - onced's own GET /health: its HTTP stack alone, the ceiling for any endpoint.
 # For onced it also prints the CPU per request of each thread group, from
 # /proc (writer: the SQLite commit and checkpoint queues; pool: Swift's
-# cooperative threads, where decode, rules and validation run; event loops: NIO).
+# cooperative threads, where decode, rules and validation run; event loops: NIO),
+# and the context switches per request (all threads, voluntary + involuntary).
 set -euo pipefail
 cd "$(dirname "$0")"
 for tool in wrk redis-server redis-benchmark webdis; do
@@ -19,6 +20,11 @@ work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 seconds=${SECONDS_PER_RUN:-15}
+
+# Context switches so far, summed over the threads of process $1.
+switches() {
+    cat /proc/"$1"/task/*/status | awk '/^(non)?voluntary_ctxt_switches/ {total += $2} END {print total}'
+}
 
 # CPU seconds (utime + stime) of each thread group of process $1: writer, pool, loops, other.
 thread_cpu() {
@@ -45,8 +51,10 @@ onced_pid=$!
 pids+=("$onced_pid")
 until grep -q "listening" "$work/onced.log"; do sleep 0.2; done
 read -r w0 p0 l0 o0 < <(thread_cpu "$onced_pid")
+s0=$(switches "$onced_pid")
 wrk -t2 -c64 -d"${seconds}s" --latency -s wrk-set-once.lua http://127.0.0.1:18480 > "$work/wrk.txt"
 read -r w1 p1 l1 o1 < <(thread_cpu "$onced_pid")
+s1=$(switches "$onced_pid")
 wrk -t2 -c64 -d"${seconds}s" http://127.0.0.1:18480/health > "$work/health.txt"
 onced_rss=$(awk '/VmHWM/ {print $2}' /proc/$onced_pid/status)
 kill -TERM $onced_pid; wait $onced_pid || true
@@ -103,10 +111,10 @@ read -r always_rps always_p50 always_p99 < <(redis_native always)
 read -r everysec_rps everysec_p50 everysec_p99 < <(redis_native everysec)
 
 echo "onced serve                        : $onced_rps req/s, p50 $onced_p50, p99 $onced_p99, peak RSS $((onced_rss / 1024)) MiB ${errors:+($errors)}"
-awk -v n="$onced_requests" -v w="$w1 $w0" -v p="$p1 $p0" -v l="$l1 $l0" -v o="$o1 $o0" '
+awk -v n="$onced_requests" -v w="$w1 $w0" -v p="$p1 $p0" -v l="$l1 $l0" -v o="$o1 $o0" -v s="$s1 $s0" '
     function used(pair) { split(pair, v, " "); return (v[1] - v[2]) * 1e6 / n }
-    BEGIN { printf "  CPU per request: writer %.1f us, pool %.1f us, event loops %.1f us, other %.1f us\n",
-                   used(w), used(p), used(l), used(o) }'
+    BEGIN { printf "  CPU per request: writer %.1f us, pool %.1f us, event loops %.1f us, other %.1f us; %.2f context switches per request\n",
+                   used(w), used(p), used(l), used(o), used(s) / 1e6 }'
 echo "webdis -> Redis (appendfsync always): $webdis_rps req/s, p50 $webdis_p50, p99 $webdis_p99 ${webdis_errors:+($webdis_errors)}"
 echo "Redis EVALSHA, appendfsync always  : $always_rps req/s, p50 ${always_p50} ms, p99 ${always_p99} ms"
 echo "Redis EVALSHA, appendfsync everysec: $everysec_rps req/s, p50 ${everysec_p50} ms, p99 ${everysec_p99} ms"
