@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// ``StoreTransaction`` on an open SQLite write transaction, over storage v2's
-/// integer ids (``SQLiteSchema``).
+/// integer ids (``StorageV2``).
 ///
 /// Every step that depends on stored state is one conditional statement:
 /// set-once is `INSERT … ON CONFLICT DO NOTHING RETURNING`, and what it
@@ -25,7 +25,7 @@ struct SQLiteTransaction: LockedListEditing {
     /// (which costs SQLite a temporary table per statement).
     private var empty: [Int64] = []
 
-    /// `namespace`: its id, from ``namespaceID(_:in:ids:)``.
+    /// `namespace`: its id, from ``namespaceID(_:in:)``.
     init(db: Database, ids: SQLiteIDs, namespace: Int64, request: PreparedRequest) {
         self.db = db
         self.ids = ids
