@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+import Testing
+@testable import OnceEngine
+
+/// What storage v2 keeps beside the values, read from the file itself.
+@Suite struct StorageV2Tests {
+    /// The 16-byte request id each property row names, by property name.
+    static func provenance(in path: String) throws -> [String: String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT n.name, lower(hex(v.request)) FROM properties v JOIN property_names n ON n.id = v.name
+                """).reduce(into: [:]) { $0[$1[0]] = $1[1] }
+        }
+    }
+
+    static func hex(_ id: UUID) -> String { id.lowercaseString.replacingOccurrences(of: "-", with: "") }
+
+    /// Provenance is the request that last changed a value: an unchanged set-once leaves it as it was.
+    @Test func eachValueNamesTheRequestThatLastChangedIt() async throws {
+        let store = try await TestEngine()
+        let first = try await store.submit(#"{"$once": {"plan": "pro", "seats": 1}, "$set": {"city": "Pune"}}"#)
+        let second = try await store.submit(#"{"$once": {"plan": "free"}, "$add": {"seats": 2}, "$set": {"city": "Pune"}}"#)
+        try await store.engine.close()
+        let provenance = try Self.provenance(in: store.dbPath)
+        #expect(provenance["plan"] == Self.hex(first.id))  // set-once found it set
+        #expect(provenance["seats"] == Self.hex(second.id))  // added to
+        #expect(provenance["city"] == Self.hex(first.id))  // set to the value it already held
+    }
+
+    /// A new profile's set-once skips RETURNING; the outcomes are the same as on an existing profile,
+    /// past one insert's 32 rows, and when an earlier element of the same request wrote the profile.
+    @Test func aNewProfileStoresWhatAnExistingOneWould() async throws {
+        let store = try await TestEngine()
+        let many = (0..<40).map { #""p\#($0)": \#($0)"# }.joined(separator: ", ")
+        let wide = try await store.submit(#"{"$once": {\#(many)}}"#, distinctID: "wide")
+        #expect(wide.propertyResults.allSatisfy { $0.outcome == .set } && wide.propertyResults.count == 40)
+        let again = try await store.submit(#"{"$once": {\#(many), "q": 1}}"#, distinctID: "wide")
+        #expect(again.propertyResults.map(\.outcome) == Array(repeating: .unchanged, count: 40) + [.set])
+        let element = try RequestDecoder.element(distinctID: "twice", opsIn: JSONParser.parse(#"{"$once": {"x": 1}}"#).objectValue!)
+        var twice = try await store.engine.submit(WriteRequest(namespace: TestEngine.namespace, elements: [element, element]))
+        #expect(twice.propertyResults.map(\.outcome) == [.set, .unchanged])
+        twice = try await store.engine.submit(WriteRequest(namespace: TestEngine.namespace, elements: [element]))
+        #expect(twice.propertyResults.map(\.outcome) == [.unchanged])
+        #expect(try await store.value("p39", of: "wide") == .integer(39))
+    }
+}
