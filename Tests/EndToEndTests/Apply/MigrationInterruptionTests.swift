@@ -64,6 +64,14 @@ import Testing
         #expect(entry?["distinct_id"]?.stringValue?.hasPrefix("gen-") == true && entry?["op"] == .string("set_once"), "\(record.body)")
     }
 
+    /// A new file passes through every migration, silently.
+    @Test func aNewFileSaysNothingOfMigrating() async throws {
+        let directory = TemporaryDirectory()
+        let run = try await OncedBinary.run(["apply", "--db", directory.path("new.db")], directory: URL(fileURLWithPath: directory.path("")))
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("migrating"), "\(run.stderr)")
+    }
+
     /// Runs SQL with the `sqlite3` shell; its output, trimmed.
     @discardableResult
     func sqlite(_ database: String, _ sql: String) throws -> String {

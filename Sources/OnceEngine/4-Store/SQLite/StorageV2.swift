@@ -67,6 +67,8 @@ enum StorageV2 {
     /// from v1 have no provenance (v1 did not keep it).
     static func migrate(_ db: Database, progress: (String) -> Void) throws {
         let counts = try ["profiles", "properties", "requests"].map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? 0 }
+        // A new file passes through here too, with nothing to say.
+        let progress = counts.allSatisfy { $0 == 0 } ? { _ in } : progress
         progress("migrating to storage v2: \(counts[0]) profiles, \(counts[1]) values, \(counts[2]) request records")
         try db.execute(sql: tables)
         try db.execute(sql: """
