@@ -35,20 +35,21 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     private let queue: DispatchQueue
     private let maxBatch: Int
     private let maxPending: Int
-    private let linger: Duration
+    /// See ``init(label:maxBatch:maxPending:linger:onBatch:commit:)``, in seconds.
+    private let lingerSeconds: Double
     private let commit: Commit
     /// Called after each batch with its size, for metrics.
     private let onBatch: @Sendable (Int) -> Void
 
     /// - Parameter linger: how long a drain that finds fewer than ``lingerBelow``
     ///   jobs waits for more before it commits, when the batch before it held
-    ///   more than one (so submitters are concurrent). A commit costs the
-    ///   same whatever its size, so under load a short wait buys larger batches;
-    ///   a lone submitter never waits.
+    ///   more than one (so submitters are concurrent). Each commit has a fixed
+    ///   cost beyond its jobs' own work, so under load a short wait buys larger
+    ///   batches; a lone submitter never waits.
     package init(label: String, maxBatch: Int = 1024, maxPending: Int = 8192, linger: Duration = .zero,
                  onBatch: @escaping @Sendable (Int) -> Void = { _ in }, commit: @escaping Commit) {
         self.queue = DispatchQueue(label: label, qos: .userInitiated)
-        self.linger = linger
+        self.lingerSeconds = Double(linger.components.seconds) + Double(linger.components.attoseconds) * 1e-18
         self.maxBatch = maxBatch
         self.maxPending = maxPending
         self.commit = commit
@@ -138,8 +139,8 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     private func drain() {
         var lastBatch = 0
         while true {
-            if linger > .zero && lastBatch > 1 && state.withLock({ $0.pending.count }) < Self.lingerBelow {
-                Thread.sleep(forTimeInterval: Double(linger.components.attoseconds) / 1e18 + Double(linger.components.seconds))
+            if lingerSeconds > 0 && lastBatch > 1 && state.withLock({ $0.pending.count }) < Self.lingerBelow {
+                Thread.sleep(forTimeInterval: lingerSeconds)
             }
             let (batch, idleWaiters) = state.withLock { state -> ([Waiter], [CheckedContinuation<Void, Never>]) in
                 if state.pending.isEmpty {

@@ -37,7 +37,11 @@ struct SQLiteBinder {
     mutating func text(utf8 bytes: [UInt8]) {
         index += 1
         bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+            guard let base = buffer.baseAddress, !buffer.isEmpty else {
+                _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+                return
+            }
+            base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
                 _ = sqlite3_bind_text(handle, index, $0, Int32(buffer.count), Self.transient)
             }
         }
