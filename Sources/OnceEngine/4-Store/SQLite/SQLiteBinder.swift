@@ -20,30 +20,23 @@ struct SQLiteBinder {
     }
 
     mutating func text(_ string: String) {
-        index += 1
         var string = string
-        string.withUTF8 { bytes in
-            guard let base = bytes.baseAddress, !bytes.isEmpty else {
-                _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
-                return
-            }
-            base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                _ = sqlite3_bind_text(handle, index, $0, Int32(bytes.count), Self.transient)
-            }
-        }
+        string.withUTF8 { text(utf8: $0) }
     }
 
     /// Binds UTF-8 bytes as text.
     mutating func text(utf8 bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { text(utf8: $0) }
+    }
+
+    private mutating func text(utf8 bytes: UnsafeBufferPointer<UInt8>) {
         index += 1
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress, !buffer.isEmpty else {
-                _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
-                return
-            }
-            base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                _ = sqlite3_bind_text(handle, index, $0, Int32(buffer.count), Self.transient)
-            }
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            return
+        }
+        base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+            _ = sqlite3_bind_text(handle, index, $0, Int32(bytes.count), Self.transient)
         }
     }
 
