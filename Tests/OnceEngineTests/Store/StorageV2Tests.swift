@@ -46,4 +46,17 @@ import Testing
         #expect(twice.propertyResults.map(\.outcome) == [.unchanged])
         #expect(try await store.value("p39", of: "wide") == .integer(39))
     }
+
+    /// The stored form of a record is a file format: these bytes must read back the same in every later release.
+    @Test func theStoredRecordFormatIsPinned() throws {
+        let results = [OpResult(distinctID: "u", op: .setOnce, properties: [
+            PropertyResult(name: "a", outcome: .set),
+            PropertyResult(name: "b", outcome: .ignoredTypeMismatch, reason: "why"),
+            PropertyResult(name: "c", outcome: .rejectedByRule, rule: "r"),
+            PropertyResult(name: "d", outcome: .unset),
+        ]), OpResult(distinctID: "gone", op: .unset, properties: [PropertyResult(name: "e", outcome: .unchanged)])]
+        let stored = String(decoding: StoredRecord.encode(results) { $0 == "u" ? .integer(7) : .string($0) }, as: UTF8.self)
+        #expect(stored == #"[[7,"set_once",[["a",0],["b",2,"why"],["c",4,null,"r"],["d",6]]],["gone","unset",[["e",1]]]]"#)
+        #expect(try StoredRecord.decode(stored) { $0 == 7 ? "u" : nil } == results)
+    }
 }
