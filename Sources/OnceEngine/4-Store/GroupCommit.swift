@@ -136,10 +136,16 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     /// Batches smaller than this wait ``linger`` for more.
     static var lingerBelow: Int { 32 }
 
+    /// Whether a drain lingers before taking its next batch: only after a batch
+    /// of several (submitters are concurrent) and while few jobs are queued.
+    static func lingers(afterBatchOf last: Int, pending: Int) -> Bool {
+        last > 1 && pending < lingerBelow
+    }
+
     private func drain() {
         var lastBatch = 0
         while true {
-            if lingerSeconds > 0 && lastBatch > 1 && state.withLock({ $0.pending.count }) < Self.lingerBelow {
+            if lingerSeconds > 0 && Self.lingers(afterBatchOf: lastBatch, pending: state.withLock { $0.pending.count }) {
                 Thread.sleep(forTimeInterval: lingerSeconds)
             }
             let (batch, idleWaiters) = state.withLock { state -> ([Waiter], [CheckedContinuation<Void, Never>]) in
