@@ -14,5 +14,9 @@ let package = Package(
             dependencies: [.product(name: "OnceEngine", package: "onced")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        .executableTarget(
+            name: "rule-chain",
+            dependencies: [.product(name: "OnceEngine", package: "onced")]
+        ),
     ]
 )

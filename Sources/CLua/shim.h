@@ -87,4 +87,48 @@ static inline void clua_push_callback(lua_State *L, clua_callback callback) {
     lua_pushcclosure(L, clua_trampoline, 1);
 }
 
+// MARK: - ctx: read-only, its fields made when first read
+
+/// Room for any field of ctx: a distinct_id is at most 255 scalars, 1,020 bytes of UTF-8.
+#define CLUA_CONTEXT_CAPACITY 1088
+
+/// `ctx`'s __index (upvalue 1: a clua_callback): asks Swift for the field
+/// `key` and keeps it in the table, so the next read of it is a plain lookup.
+/// Most hooks never read ctx: building its six strings for every request cost
+/// more than a trivial hook.
+static int clua_context_index(lua_State *L) {
+    if (lua_type(L, 2) != LUA_TSTRING) {
+        lua_pushnil(L);
+        return 1;
+    }
+    clua_callback callback = (clua_callback)lua_touserdata(L, lua_upvalueindex(1));
+    size_t length = 0;
+    const char *key = lua_tolstring(L, 2, &length);
+    char output[CLUA_CONTEXT_CAPACITY];
+    long result = callback(*(void **)lua_getextraspace(L), key, length, 0, 0, output, sizeof output);
+    if (result < 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushlstring(L, output, (size_t)result);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+static int clua_context_newindex(lua_State *L) { return luaL_error(L, "ctx is read-only"); }
+
+/// Pushes a metatable for ctx whose fields come from `callback`; writes raise.
+static inline void clua_push_context_metatable(lua_State *L, clua_callback callback) {
+    lua_createtable(L, 0, 3);
+    lua_pushlightuserdata(L, (void *)callback);
+    lua_pushcclosure(L, clua_context_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, clua_context_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "ctx");
+    lua_setfield(L, -2, "__metatable");
+}
+
 #endif

@@ -106,11 +106,20 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     clua_budget *budgets;
-    /// Requests running now, over every state; the watchdog sleeps while there are none.
+    /// Requests running now, over every state.
     _Atomic int requests;
+    /// Requests begun so far: the watchdog's sign of activity between two ticks.
+    _Atomic unsigned long serial;
+    /// Set by the watchdog before it waits for a request; a request that finds it set wakes it.
+    _Atomic int sleeping;
     int started;
     long long tick_ns;
-} clua_watchdog = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 1000000 };
+} clua_watchdog = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0, 1000000 };
+
+/// Idle ticks before the watchdog sleeps. Waking it per request cost a futex
+/// call and a context switch on every request; ticking through short gaps costs
+/// a wake-up per tick only while requests come.
+enum { CLUA_IDLE_TICKS = 64 };
 
 static inline int clua_budget_signal(void) { return SIGRTMIN + 3; }
 
@@ -166,11 +175,32 @@ static void clua_watch(clua_budget *budget) {
     }
 }
 
+/// Whether the watchdog has seen no request for CLUA_IDLE_TICKS ticks.
+static int clua_watchdog_idle(unsigned long *last_serial, int *idle_ticks) {
+    unsigned long serial = atomic_load(&clua_watchdog.serial);
+    if (serial != *last_serial || atomic_load(&clua_watchdog.requests) != 0) {
+        *last_serial = serial;
+        *idle_ticks = 0;
+        return 0;
+    }
+    return ++*idle_ticks >= CLUA_IDLE_TICKS;
+}
+
 static void *clua_watchdog_loop(void *unused) {
     (void)unused;
+    unsigned long last_serial = 0;
+    int idle_ticks = 0;
     pthread_mutex_lock(&clua_watchdog.lock);
     while (1) {
-        while (atomic_load(&clua_watchdog.requests) == 0) pthread_cond_wait(&clua_watchdog.wake, &clua_watchdog.lock);
+        if (clua_watchdog_idle(&last_serial, &idle_ticks)) {
+            /* Announce the sleep, then look again: a request begun meanwhile either sees
+               `sleeping` (and wakes us) or is seen here (seq_cst on both sides). */
+            atomic_store(&clua_watchdog.sleeping, 1);
+            while (atomic_load(&clua_watchdog.sleeping) && atomic_load(&clua_watchdog.requests) == 0)
+                pthread_cond_wait(&clua_watchdog.wake, &clua_watchdog.lock);
+            atomic_store(&clua_watchdog.sleeping, 0);
+            idle_ticks = 0;
+        }
         for (clua_budget *budget = clua_watchdog.budgets; budget; budget = budget->next) clua_watch(budget);
         pthread_mutex_unlock(&clua_watchdog.lock);
         struct timespec tick = { 0, clua_watchdog.tick_ns };
@@ -227,7 +257,6 @@ void clua_budget_free(clua_budget *budget) {
 
 /// Starts a request on this thread: its hook calls share the request budget.
 void clua_begin_request(clua_budget *budget) {
-    static _Atomic unsigned long serial = 0;
     if (!clua_signal_unblocked) {
         sigset_t set;
         sigemptyset(&set);
@@ -239,9 +268,11 @@ void clua_begin_request(clua_budget *budget) {
     clockid_t clock;
     if (pthread_getcpuclockid(pthread_self(), &clock) == 0) atomic_store(&budget->clock, clock);
     clua_current = budget;
-    atomic_store(&budget->request, atomic_fetch_add(&serial, 1) + 1);
-    if (atomic_fetch_add(&clua_watchdog.requests, 1) == 0) {
+    atomic_store(&budget->request, atomic_fetch_add(&clua_watchdog.serial, 1) + 1);
+    atomic_fetch_add(&clua_watchdog.requests, 1);
+    if (atomic_load(&clua_watchdog.sleeping)) {
         pthread_mutex_lock(&clua_watchdog.lock);
+        atomic_store(&clua_watchdog.sleeping, 0);
         pthread_cond_signal(&clua_watchdog.wake);
         pthread_mutex_unlock(&clua_watchdog.lock);
     }
@@ -298,13 +329,14 @@ lua_State *clua_newstate(clua_budget *budget) {
 
 // MARK: - The property loop
 
-/// Whether two values are the same scalar (an integer is not the same as an equal float;
-/// a table never counts: the hook may have changed it in place).
-static int clua_same_scalar(lua_State *L, int a, int b) {
-    int type = lua_type(L, a);
-    if (type != lua_type(L, b) || type == LUA_TTABLE) return 0;
-    if (type == LUA_TNUMBER && lua_isinteger(L, a) != lua_isinteger(L, b)) return 0;
-    return (type == LUA_TSTRING || type == LUA_TBOOLEAN || type == LUA_TNUMBER) && lua_rawequal(L, a, b);
+/// Whether the hook's result (top) keeps `given`: nil, or the very same scalar
+/// (an integer is not the same as an equal float; a table never counts: the hook
+/// may have changed it in place). Strings are interned, so equal ones are one object.
+static inline int clua_keeps(lua_State *L, int given) {
+    if (lua_isnil(L, -1)) return 1;
+    if (!lua_rawequal(L, -1, given)) return 0;
+    int type = lua_type(L, -1);
+    return type == LUA_TSTRING || type == LUA_TBOOLEAN || (type == LUA_TNUMBER && lua_isinteger(L, -1) == lua_isinteger(L, given));
 }
 
 /// The property loop (see clua_push_each_property).
@@ -312,12 +344,14 @@ static int clua_each_property(lua_State *L) {
     signed char *status = (signed char *)lua_touserdata(L, 1);
     lua_Integer count = lua_tointeger(L, 2);
     clua_budget *budget = clua_budget_of(L);
+    lua_Integer changed = 0;
     luaL_checkstack(L, 8, "rule chain");
     for (lua_Integer i = 1; i <= count; i++) {
         if (status[i - 1] != CLUA_RUN) continue;
+        lua_rawgeti(L, 5, i);  /* 8: the value as given, kept to compare with the result */
         lua_pushvalue(L, 3);
         lua_rawgeti(L, 4, i);
-        lua_rawgeti(L, 5, i);
+        lua_pushvalue(L, 8);
         lua_pushvalue(L, 6);
         int tripped = 0;
         int outcome = clua_budgeted_pcall(L, 3, 1, &tripped);
@@ -327,20 +361,18 @@ static int clua_each_property(lua_State *L) {
                           : tripped == CLUA_SPENT_REQUEST ? CLUA_TRIPPED_REQUEST
                           : tripped == CLUA_SPENT_MEMORY || outcome == LUA_ERRMEM ? CLUA_NOMEM : CLUA_FAILED;
             lua_rawseti(L, 7, i);
-            continue;
-        }
-        lua_rawgeti(L, 5, i);
-        int kept = lua_isnil(L, -2) || clua_same_scalar(L, -2, -1);
-        lua_pop(L, 1);
-        if (kept) {
+            changed++;
+        } else if (clua_keeps(L, 8)) {
             status[i - 1] = CLUA_KEPT;
-            lua_pop(L, 1);
         } else {
             status[i - 1] = CLUA_RETURNED;
             lua_rawseti(L, 7, i);
+            changed++;
         }
+        lua_settop(L, 7);
     }
-    return 0;
+    lua_pushinteger(L, changed);
+    return 1;
 }
 
 void clua_push_each_property(lua_State *L) { lua_pushcfunction(L, clua_each_property); }

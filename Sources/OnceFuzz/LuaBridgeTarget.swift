@@ -1,3 +1,4 @@
+import Foundation
 import OnceEngine
 
 /// Values crossing between Swift and Lua, both ways.
@@ -24,8 +25,8 @@ enum LuaBridgeTarget {
 
     static func context(_ op: Op) -> HookContext {
         HookContext(callID: HookContext.nextCallID(), namespace: Namespace(workspace: "FY12345678", version: .live),
-                    distinctID: "fuzz", op: op, requestID: "00000000-0000-0000-0000-000000000000",
-                    receivedAt: "2020-10-01T00:00:00.000Z", types: ["n": .number, "s": .string])
+                    distinctID: "fuzz", op: op, requestID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+                    receivedAt: 1_601_510_400_000, types: ["n": .number, "s": .string])
     }
 
     private static func roundTrip(_ json: JSON) {

@@ -67,8 +67,9 @@ int clua_budgeted_pcall(lua_State *L, int nargs, int nresults, int *tripped);
 /// Pushes the property loop, to be called (protected) with: status (light
 /// userdata, one signed char per property), count, hook, names, values, ctx,
 /// results. It calls hook(names[i], values[i], ctx) under the budgets for each
-/// i whose status is CLUA_RUN and records what it did. The chain's hot loop
-/// lives in C: a call per property from Swift cost more than the hook itself.
+/// i whose status is CLUA_RUN and records what it did; returns how many it did
+/// not keep. The chain's hot loop lives in C: a call per property from Swift
+/// cost more than the hook itself.
 void clua_push_each_property(lua_State *L);
 
 #endif

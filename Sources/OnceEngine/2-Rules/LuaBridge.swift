@@ -18,10 +18,13 @@ extension LuaState {
     static let maxDepth = 32
 
     func push(_ string: String) {
+        // A native string is read in place; a bridged or lazy one is made contiguous first.
+        // The closure captures only the state pointer: capturing `self` cost two retains
+        // and releases per push.
+        let L = stack
         let pushBytes = { (bytes: UnsafeBufferPointer<UInt8>) in
-            bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(self.stack, $0.baseAddress, $0.count) }
+            bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
         }
-        // A native string needs no copy; a bridged or lazy one is made contiguous first.
         if string.utf8.withContiguousStorageIfAvailable(pushBytes) == nil {
             var string = string
             string.withUTF8(pushBytes)

@@ -1,5 +1,6 @@
 import CLua
 import CLuaBudget
+import Foundation
 
 /// Calling hooks: the chain's property loop in C over the mirrored properties,
 /// request hooks, and reading what a hook returned.
@@ -33,9 +34,12 @@ extension LuaState {
     /// Calls rule `index`'s property hook with `(name, value, ctx)`.
     package func callProperty(_ index: Int, name: String, value: JSON, context: HookContext) -> PropertyHookResult {
         mirror([RuledProperty(name: name, value: value)])
-        var statuses = [HookStatus.run]
-        if let failure = callPropertyHook(index, statuses: &statuses, context: context) { return .failed(failure) }
-        return hookResult(at: 0, status: statuses[0])
+        var status = HookStatus.run
+        let outcome = withUnsafeMutablePointer(to: &status) {
+            callPropertyHook(index, statuses: UnsafeMutableBufferPointer(start: $0, count: 1), context: context)
+        }
+        if case .failed(let failure) = outcome { return .failed(failure) }
+        return hookResult(at: 0, status: status)
     }
 
     /// Puts `properties` in Lua for ``callPropertyHook(_:statuses:context:)``, replacing the last ones.
@@ -55,7 +59,7 @@ extension LuaState {
             push(properties[position].name)
             lua_rawseti(L, 1, lua_Integer(position + 1))
             // No hook reads a settled property's value: one that can never be stored stays out of Lua.
-            if properties[position].settled == nil { push(properties[position].value) } else { lua_pushnil(L) }
+            if properties[position].isLive { push(properties[position].value) } else { lua_pushnil(L) }
             lua_rawseti(L, 2, lua_Integer(position + 1))
         }
         // Drop what the last, longer mirror left beyond the end, so it can be collected.
@@ -97,30 +101,42 @@ extension LuaState {
         lua_settop(L, 0)
     }
 
+    /// What one call of ``callPropertyHook(_:statuses:context:)`` came to.
+    enum LoopOutcome {
+        /// Every property it ran on kept its value: nothing to read back.
+        case allKept
+        /// Some statuses say the hook returned something or failed.
+        case changed
+        /// The loop itself failed, leaving the rest at `run`.
+        case failed(String)
+
+        var failure: String? {
+            if case .failed(let message) = self { return message }
+            return nil
+        }
+    }
+
     /// Calls rule `index`'s property hook on every mirrored property whose status
     /// is ``HookStatus/run``, each under the budgets, in one call into C; each
     /// status then tells what the hook did (``hookResult(at:status:)`` reads it).
-    /// Returns a failure of the loop itself, which leaves the rest at `run`.
-    func callPropertyHook(_ index: Int, statuses: inout [Int8], context: HookContext) -> String? {
+    func callPropertyHook(_ index: Int, statuses: UnsafeMutableBufferPointer<Int8>, context: HookContext) -> LoopOutcome {
         guard let ref = hookRefs[index].property else {
             for position in statuses.indices where statuses[position] == HookStatus.run { statuses[position] = HookStatus.kept }
-            return nil
+            return .allKept
         }
         lua_settop(L, 0)
         defer { lua_settop(L, 0) }
         callbacks.ruleIndex = index
-        let count = statuses.count
-        return statuses.withUnsafeMutableBufferPointer { statuses in
-            clua_push_each_property(L)
-            lua_pushlightuserdata(L, statuses.baseAddress)
-            lua_pushinteger(L, lua_Integer(count))
-            lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
-            lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.names))
-            lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.values))
-            pushContext(context)
-            lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.results))
-            return clua_pcall(L, 7, 0, 0) == LUA_OK ? nil : popError()
-        }
+        clua_push_each_property(L)
+        lua_pushlightuserdata(L, statuses.baseAddress)
+        lua_pushinteger(L, lua_Integer(statuses.count))
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.names))
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.values))
+        pushContext(context)
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(mirrorRefs.results))
+        guard clua_pcall(L, 7, 1, 0) == LUA_OK else { return .failed(popError()) }
+        return lua_tointegerx(L, -1, nil) == 0 ? .allKept : .changed
     }
 
     /// What the hook did to the property at `position`, given its status after ``callPropertyHook(_:statuses:context:)``.
@@ -182,26 +198,30 @@ extension LuaState {
         }
     }
 
-    /// Pushes `ctx`, building it only when the context differs from the last call's.
+    /// Pushes `ctx`: one read-only table per state whose fields are made when a hook
+    /// first reads them (``contextFieldCallback``) and forgotten when the op changes.
     func pushContext(_ context: HookContext) {
-        if contextCallID == context.callID {
-            lua_rawgeti(L, clua_registryindex(), lua_Integer(contextRef))
-            return
+        if contextRef == LUA_NOREF {
+            lua_createtable(L, 0, 8)
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(typeOfRef))
+            lua_setfield(L, -2, "type_of")
+            clua_push_context_metatable(L, contextFieldCallback)
+            lua_setmetatable(L, -2)
+            contextRef = luaL_ref(L, clua_registryindex())
         }
-        callbacks.types = context.types
-        luaL_unref(L, clua_registryindex(), contextRef)
-        lua_createtable(L, 0, 7)
-        for (key, value) in [("workspace", context.namespace.workspace), ("version", context.namespace.version.rawValue),
-                             ("distinct_id", context.distinctID), ("op", context.op.rawValue),
-                             ("request_id", context.requestID), ("received_at", context.receivedAt)] {
-            push(value)
-            lua_setfield(L, -2, key)
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(contextRef))
+        guard contextCallID != context.callID || contextOp != context.opIndex else { return }
+        if callbacks.contextRead {
+            for field in HookContext.fields {
+                lua_pushstring(L, field)
+                lua_pushnil(L)
+                lua_rawset(L, -3)
+            }
+            callbacks.contextRead = false
         }
-        lua_rawgeti(L, clua_registryindex(), lua_Integer(typeOfRef))
-        lua_setfield(L, -2, "type_of")
-        lua_pushvalue(L, -1)
-        contextRef = luaL_ref(L, clua_registryindex())
+        callbacks.context = context
         contextCallID = context.callID
+        contextOp = context.opIndex
     }
 
     /// A `once.reject` or `once.rename` value at `index`, if that is what it is.

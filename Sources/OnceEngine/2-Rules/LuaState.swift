@@ -28,9 +28,10 @@ package final class LuaState {
     var renameRef: Int32 = 0
     var typeOfRef: Int32 = 0
     var matcherRef: Int32 = 0
-    /// The `ctx` table of the current (request, element, op), reused across its hook calls.
+    /// The `ctx` table (one per state); `contextCallID` and `contextOp` say whose fields it holds.
     var contextRef: Int32 = LUA_NOREF
     var contextCallID: Int?
+    var contextOp = 0
     var hookRefs: [(property: Int32?, request: Int32?)] = []
     /// The chain's current properties in Lua (`names[i]`, `values[i]`) and the last hook's `results[i]`.
     var mirrorRefs: (names: Int32, values: Int32, results: Int32) = (LUA_NOREF, LUA_NOREF, LUA_NOREF)

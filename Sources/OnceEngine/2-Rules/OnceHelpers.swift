@@ -6,7 +6,11 @@ import Synchronization
 /// What the Swift side of `once.log` and `ctx.type_of` needs during a call.
 /// The state's extra space points at it; it lives as long as the state.
 final class HookCallbacks {
-    var types: [String: PropertyType] = [:]
+    /// The request and op the running hook sees as `ctx`.
+    var context: HookContext?
+    /// Whether a hook read a field of `ctx` since it was last cleared.
+    var contextRead = false
+    var types: [String: PropertyType] { context?.types ?? [:] }
     var ruleNames: [String] = []
     /// The rule whose hook is running.
     var ruleIndex = 0
@@ -129,6 +133,15 @@ let onceLogCallback: clua_callback = { context, input, length, number, isNumber,
     let message = isNumber != 0 ? String(number) : string(input, length) ?? "nil"
     callbacks.log.log(rule: callbacks.ruleName, String(message.prefix(1000)))
     return -1
+}
+
+/// `ctx.<field>` on first read (``HookContext/text(of:)``); nil for any other name.
+let contextFieldCallback: clua_callback = { context, input, length, _, _, output, capacity in
+    let callbacks = Unmanaged<HookCallbacks>.fromOpaque(context!).takeUnretainedValue()
+    guard let field = string(input, length), let text = callbacks.context?.text(of: field),
+          text.utf8.count < capacity else { return -1 }
+    callbacks.contextRead = true
+    return write(text, to: output, capacity: capacity)
 }
 
 let typeOfCallback: clua_callback = { context, input, length, _, _, output, capacity in

@@ -36,6 +36,21 @@ public struct RuledProperty: Sendable, Equatable {
         self.settled = settled
     }
 
+    /// Whether rules still see it (it is not settled). Asked of an array element in
+    /// place, where `settled == nil` copied the whole property first.
+    var isLive: Bool {
+        if case .none = settled { return true }
+        return false
+    }
+
+    /// Whether its value becomes a Lua table, which a hook can change in place.
+    var holdsTable: Bool {
+        switch value {
+        case .array, .object: true
+        default: false
+        }
+    }
+
     /// A property as decoded: a value that can never be stored (``Validator/unstorable(_:)``)
     /// is settled `ignored_invalid` here, so no rule is ever handed it.
     public init(decoded member: JSONObject.Member) {
@@ -52,15 +67,19 @@ extension RuleSet {
     /// - Parameter types: what `ctx.type_of` answers (the namespace's registered types).
     /// - Throws: ``RuleRejection`` when a request hook rejects the request.
     public func apply(to request: WriteRequest, types: [String: PropertyType] = [:]) throws -> [[[RuledProperty]]] {
-        let receivedAt = ISODate.utcText(milliseconds: Int64((request.receivedAt.timeIntervalSince1970 * 1000).rounded(.down)))
+        let receivedAt = Int64((request.receivedAt.timeIntervalSince1970 * 1000).rounded(.down))
+        let callID = HookContext.nextCallID()
+        let steps = steps(in: request.namespace)
+        var opIndex = 0
         return try pool.withState { state in
             try request.elements.map { element in
                 try element.ops.map { input in
-                    let context = HookContext(callID: HookContext.nextCallID(), namespace: request.namespace,
-                                              distinctID: element.distinctID, op: input.op,
-                                              requestID: request.id.lowercaseString, receivedAt: receivedAt, types: types)
+                    opIndex += 1
+                    let context = HookContext(callID: callID, opIndex: opIndex, namespace: request.namespace,
+                                              distinctID: element.distinctID, op: input.op, requestID: request.id,
+                                              receivedAt: receivedAt, types: types)
                     var properties = input.properties.members.map(RuledProperty.init(decoded:))
-                    try run(allIndices, on: &properties, context: context, state: state)
+                    try run(steps, on: &properties, context: context, state: state)
                     return properties
                 }
             }
@@ -72,20 +91,18 @@ extension RuleSet {
     /// The properties live in Lua too (``LuaState/mirror(_:)``), kept in step
     /// with every change, so one call into C runs a property hook over all of
     /// them and only what a hook changed crosses back into Swift.
-    func run(_ indices: [Int], on properties: inout [RuledProperty], context: HookContext,
+    func run(_ steps: [ChainStep], on properties: inout [RuledProperty], context: HookContext,
              state: LuaState) throws(RuleRejection) {
         var mirrored = false
-        for index in indices {
-            let rule = rules[index]
-            guard rule.applies(to: context.op, in: context.namespace) else { continue }
-            if rule.hasRequestHook {
-                try runRequestHook(index, rule, &properties, context, state)
+        for step in steps where step.runs(for: context.op) {
+            if step.hasRequestHook {
+                try runRequestHook(step.index, rules[step.index], &properties, context, state)
                 mirrored = false
             }
-            if rule.hasPropertyHook {
+            if step.hasPropertyHook {
                 if !mirrored { state.mirror(properties) }
                 mirrored = true
-                runPropertyHook(index, rule, &properties, context, state)
+                runPropertyHook(step, &properties, context, state)
             }
         }
     }
@@ -101,7 +118,7 @@ extension RuleSet {
             report(rule, message, property: nil)
             if rule.onError == .reject { throw RuleRejection(rule: rule.name, reason: "rule failed: \(message)") }
         case .properties(let after):
-            for position in properties.indices where properties[position].settled == nil {
+            for position in properties.indices where properties[position].isLive {
                 let name = properties[position].name
                 if let value = after[name] {
                     properties[position].value = value
@@ -117,23 +134,27 @@ extension RuleSet {
         }
     }
 
-    private func runPropertyHook(_ index: Int, _ rule: Rule, _ properties: inout [RuledProperty],
+    private func runPropertyHook(_ step: ChainStep, _ properties: inout [RuledProperty],
                                  _ context: HookContext, _ state: LuaState) {
-        var statuses = [Int8](repeating: HookStatus.skip, count: properties.count)
-        for position in properties.indices where properties[position].settled == nil {
-            if rule.propertyPattern != nil && !state.ruleMatches(index, name: properties[position].name) { continue }
-            statuses[position] = HookStatus.run
-            // Hooks get tables fresh: one may have changed its argument in place and returned nothing.
-            if properties[position].value.isContainer { state.setMirrored(position, value: properties[position].value) }
-        }
-        let loopFailure = state.callPropertyHook(index, statuses: &statuses, context: context)
-        for position in properties.indices where statuses[position] != HookStatus.skip && statuses[position] != HookStatus.kept {
-            // A rename earlier in this loop may have replaced this property: its own result no longer counts.
-            guard properties[position].settled == nil else { continue }
-            let result = statuses[position] == HookStatus.run
-                ? PropertyHookResult.failed(loopFailure ?? "not run")
-                : state.hookResult(at: position, status: statuses[position])
-            apply(result, of: rule, to: position, &properties, state)
+        let index = step.index
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: properties.count) { statuses in
+            statuses.initialize(repeating: HookStatus.skip)
+            for position in properties.indices where properties[position].isLive {
+                if step.hasPattern && !state.ruleMatches(index, name: properties[position].name) { continue }
+                statuses[position] = HookStatus.run
+                // Hooks get tables fresh: one may have changed its argument in place and returned nothing.
+                if properties[position].holdsTable { state.setMirrored(position, value: properties[position].value) }
+            }
+            let outcome = state.callPropertyHook(index, statuses: statuses, context: context)
+            if case .allKept = outcome { return }
+            for position in properties.indices where statuses[position] != HookStatus.skip && statuses[position] != HookStatus.kept {
+                // A rename earlier in this loop may have replaced this property: its own result no longer counts.
+                guard properties[position].isLive else { continue }
+                let result = statuses[position] == HookStatus.run
+                    ? PropertyHookResult.failed(outcome.failure ?? "not run")
+                    : state.hookResult(at: position, status: statuses[position])
+                apply(result, of: rules[index], to: position, &properties, state)
+            }
         }
     }
 
@@ -158,7 +179,7 @@ extension RuleSet {
             }
             // The renamed value takes the place of any property already under that name.
             for other in properties.indices where other != position && properties[other].name == newName
-                && properties[other].settled == nil {
+                && properties[other].isLive {
                 properties[other].settled = PropertyResult(name: newName, outcome: .rejectedByRule,
                                                              reason: "replaced by the rename of \(name)", rule: rule.name)
             }
@@ -179,15 +200,5 @@ extension RuleSet {
         stats.recordFailure(message)
         let target = property.map { "property \($0)" } ?? "the request hook"
         RuleLog.shared.log(rule: rule.name, "rule failed on \(target): \(message)", level: .warning)
-    }
-}
-
-private extension JSON {
-    /// Arrays and objects become Lua tables, which a hook can change in place.
-    var isContainer: Bool {
-        switch self {
-        case .array, .object: true
-        default: false
-        }
     }
 }

@@ -69,7 +69,10 @@ public final class RuleSet: Sendable {
     let usesTypes: Bool
     let pool: LuaStatePool
     let stats: RuleStats
-    let allIndices: [Int]
+    /// Every rule, as the chain runs it.
+    let allSteps: [ChainStep]
+    /// Whether any rule names its workspaces (else every request runs `allSteps`).
+    let filtersWorkspaces: Bool
 
     /// Compiles `sources` in a fresh state; throws every file's load error.
     public init(sources: [RuleSource], limits: RuleLimits = .init(), generation: Int = 1,
@@ -92,7 +95,8 @@ public final class RuleSet: Sendable {
         guard errors.isEmpty else { throw RuleSetError(errors) }
         self.generation = generation
         self.rules = rules
-        self.allIndices = Array(rules.indices)
+        self.allSteps = rules.indices.map { ChainStep(rules[$0], at: $0) }
+        self.filtersWorkspaces = rules.contains { $0.workspaces != nil }
         self.sources = sources
         self.limits = limits
         self.stats = stats
@@ -102,6 +106,12 @@ public final class RuleSet: Sendable {
             for source in sources { _ = try state.load(file: source.file, source: source.source) }
             return state
         }
+    }
+
+    /// The rules that run for requests of `namespace`.
+    func steps(in namespace: Namespace) -> [ChainStep] {
+        guard filtersWorkspaces else { return allSteps }
+        return allSteps.filter { rules[$0.index].workspaces?.contains(namespace.workspace) ?? true }
     }
 
     /// Loads the `*.lua` files of `directory`.
@@ -131,4 +141,36 @@ public final class RuleStats: Sendable {
     public var failures: Int { counters.withLock { $0.failures } }
     /// Hook calls stopped by a CPU budget or the memory cap.
     public var budgetAborts: Int { counters.withLock { $0.budgetAborts } }
+}
+
+/// What the chain asks of a rule for each op, without copying the rule (its
+/// strings and sets cost retains) or hashing the op into a set.
+struct ChainStep {
+    let index: Int
+    /// The ops the rule runs for, as ``bit(_:)``s.
+    let ops: UInt8
+    let hasRequestHook: Bool
+    let hasPropertyHook: Bool
+    let hasPattern: Bool
+
+    init(_ rule: Rule, at index: Int) {
+        self.index = index
+        ops = rule.ops.reduce(0) { $0 | Self.bit($1) }
+        hasRequestHook = rule.hasRequestHook
+        hasPropertyHook = rule.hasPropertyHook
+        hasPattern = rule.propertyPattern != nil
+    }
+
+    func runs(for op: Op) -> Bool { ops & Self.bit(op) != 0 }
+
+    static func bit(_ op: Op) -> UInt8 {
+        switch op {
+        case .setOnce: 1
+        case .set: 2
+        case .add: 4
+        case .append: 8
+        case .remove: 16
+        case .unset: 32
+        }
+    }
 }

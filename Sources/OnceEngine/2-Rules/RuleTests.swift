@@ -49,7 +49,7 @@ extension RuleSet {
         }
         var after = input.members.map { RuledProperty(name: $0.key, value: $0.value) }
         do {
-            try pool.withState { state in try run([ruleIndex], on: &after, context: context, state: state) }
+            try pool.withState { state in try run(steps(in: context.namespace).filter { $0.index == ruleIndex }, on: &after, context: context, state: state) }
         } catch let rejection as RuleRejection {
             return expectsRejection ? nil : "the request was rejected: \(rejection.reason)"
         } catch {
@@ -100,7 +100,7 @@ extension RuleSet {
         }
         return .success(HookContext(callID: HookContext.nextCallID(), namespace: Namespace(workspace: workspace, version: version),
                                     distinctID: fields["distinct_id"]?.stringValue ?? "test-user", op: op,
-                                    requestID: "00000000-0000-0000-0000-000000000000",
-                                    receivedAt: ISODate.utcText(milliseconds: 0), types: types))
+                                    requestID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+                                    receivedAt: 0, types: types))
     }
 }

@@ -108,18 +108,53 @@ public struct ISODate: Sendable, Hashable {
         return (Int(year), Int(month), Int(day))
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a UTC instant in milliseconds.
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a UTC instant in milliseconds (a year
+    /// beyond 0000–9999 is printed as it is).
     public static func utcText(milliseconds: Int64) -> String {
-        let (days, msOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
-        let dayOffset = msOfDay < 0 ? (days - 1, msOfDay + 86_400_000) : (days, msOfDay)
-        let (year, month, day) = civilFromDays(dayOffset.0)
-        let ms = dayOffset.1
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        let text = String(unsafeUninitializedCapacity: utcTextLength) { writeUTC(milliseconds: milliseconds, into: $0) ?? 0 }
+        guard text.isEmpty else { return text }
+        let sameDayInYearZero = String(unsafeUninitializedCapacity: utcTextLength) {
+            writeUTC(milliseconds: milliseconds, into: $0, year: 0) ?? 0
         }
-        return "\(pad(Int64(year), 4))-\(pad(Int64(month), 2))-\(pad(Int64(day), 2))T"
-            + "\(pad(ms / 3_600_000, 2)):\(pad(ms / 60_000 % 60, 2)):\(pad(ms / 1000 % 60, 2)).\(pad(ms % 1000, 3))Z"
+        return "\(civilFromDays(dayAndTime(milliseconds).day).year)" + sameDayInYearZero.dropFirst(4)
+    }
+
+    /// Days since the epoch and milliseconds into that day (never negative).
+    private static func dayAndTime(_ milliseconds: Int64) -> (day: Int64, millisecond: Int64) {
+        let (days, msOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
+        return msOfDay < 0 ? (days - 1, msOfDay + 86_400_000) : (days, msOfDay)
+    }
+
+    /// The length of ``utcText(milliseconds:)`` for years 0000–9999.
+    private static var utcTextLength: Int { 24 }
+
+    /// Writes ``utcText(milliseconds:)`` into `text` (at least ``utcTextLength`` bytes) and
+    /// returns its length; nil for a year beyond four digits. Digits are written in place:
+    /// the padded pieces this was built from showed in profiles of every request record.
+    /// `year` replaces the instant's own (how a longer year is printed).
+    private static func writeUTC(milliseconds: Int64, into text: UnsafeMutableBufferPointer<UInt8>, year fixedYear: Int? = nil) -> Int? {
+        let (days, ms) = dayAndTime(milliseconds)
+        let (civilYear, month, day) = civilFromDays(days)
+        let year = fixedYear ?? civilYear
+        guard (0...9999).contains(year), text.count >= utcTextLength else { return nil }
+        var end = 0
+        func put(_ value: Int64, width: Int, then separator: UInt8) {
+            var value = value
+            for offset in stride(from: width - 1, through: 0, by: -1) {
+                text[end + offset] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+            text[end + width] = separator
+            end += width + 1
+        }
+        put(Int64(year), width: 4, then: UInt8(ascii: "-"))
+        put(Int64(month), width: 2, then: UInt8(ascii: "-"))
+        put(Int64(day), width: 2, then: UInt8(ascii: "T"))
+        put(ms / 3_600_000, width: 2, then: UInt8(ascii: ":"))
+        put(ms / 60_000 % 60, width: 2, then: UInt8(ascii: ":"))
+        put(ms / 1000 % 60, width: 2, then: UInt8(ascii: "."))
+        put(ms % 1000, width: 3, then: UInt8(ascii: "Z"))
+        return end
     }
 }
 

@@ -207,6 +207,38 @@ import Testing
         #expect(value == .string("W1|test|d1|set_once|\(record.id.uuidString.lowercased())|2020-10-01T18:30:00.250Z"))
     }
 
+    /// `ctx` is made once per state and filled on first read: each op still sees its own
+    /// distinct_id and op, each request its own id, and a rule cannot write to it.
+    @Test func contextFollowsEachOpAndIsReadOnly() async throws {
+        let rules = try RulesEngine(["r.lua": propertyRule("""
+            if name == "write" then ctx.workspace = "other" return "written" end
+            if name == "length" then return #ctx.distinct_id end
+            return ctx.distinct_id .. "|" .. ctx.op .. "|" .. ctx.request_id
+            """, #"on_error = "reject","#)])
+        let long = String(repeating: "😀", count: 255)  // 1,020 bytes: the longest distinct_id
+        func properties(_ name: String) -> JSONObject { JSONObject([.init(name, .string(""))]) }
+        let request = WriteRequest(namespace: TestEngine.namespace, elements: [
+            Element(distinctID: "d1", ops: [OpInput(op: .setOnce, properties: properties("a")), OpInput(op: .set, properties: properties("b"))]),
+            Element(distinctID: long, ops: [OpInput(op: .setOnce, properties: properties("length"))]),
+        ])
+        let first = try await rules.engine.submit(request).id.lowercaseString
+        let d1 = try await rules.engine.profile("d1", in: TestEngine.namespace)
+        #expect(d1?["a"] == .string("d1|set_once|\(first)"))
+        #expect(d1?["b"] == .string("d1|set|\(first)"))
+        #expect(try await rules.engine.profile(long, in: TestEngine.namespace)?["length"] == .integer(1020))
+
+        let second = WriteRequest(namespace: TestEngine.namespace, elements: [
+            Element(distinctID: "d2", ops: [OpInput(op: .setOnce, properties: properties("a"))]),
+        ])
+        let secondID = try await rules.engine.submit(second).id.lowercaseString
+        #expect(secondID != first)
+        #expect(try await rules.engine.profile("d2", in: TestEngine.namespace)?["a"] == .string("d2|set_once|\(secondID)"))
+
+        let written = try await rules.results(#"{"$set": {"write": "x"}}"#)["write"]
+        #expect(written?.outcome == .rejectedByRule)
+        #expect(written?.reason?.contains("ctx is read-only") == true)
+    }
+
     @Test func typeOfReadsTheNamespaceRegistry() async throws {
         let rules = try RulesEngine(["r.lua": propertyRule(#"if name == "probe" then return ctx.type_of(value) or "new" end"#)])
         try await rules.submit(#"{"$set": {"ltv": 1, "signup": "2020-10-01"}}"#)

@@ -63,6 +63,11 @@ import Testing
         #expect(ISODate.utcText(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
         #expect(ISODate.utcText(milliseconds: 1_601_577_000_123) == "2020-10-01T18:30:00.123Z")
         #expect(ISODate.utcText(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(ISODate.utcText(milliseconds: -62_135_596_800_000) == "0001-01-01T00:00:00.000Z")
+        #expect(ISODate.utcText(milliseconds: 253_402_300_799_999) == "9999-12-31T23:59:59.999Z")
+        // Past four digits the year is printed whole, the rest as usual.
+        #expect(ISODate.utcText(milliseconds: 253_402_300_800_000) == "10000-01-01T00:00:00.000Z")
+        #expect(ISODate.utcText(milliseconds: 253_431_800_000_001) == "10000-12-07T10:13:20.001Z")
     }
 
     @Test func civilRoundTrip() {
