@@ -87,6 +87,51 @@ static inline void clua_push_callback(lua_State *L, clua_callback callback) {
     lua_pushcclosure(L, clua_trampoline, 1);
 }
 
+// MARK: - Request hooks: was req.properties left as it was?
+
+/// Pushes a new table with the entries of the table at `index` (the values themselves, not copies).
+static inline void clua_push_shallow_copy(lua_State *L, int index) {
+    index = lua_absindex(L, index);
+    lua_createtable(L, 0, 8);
+    int copy = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, index) != 0) {
+        lua_pushvalue(L, -2);
+        lua_rotate(L, -2, 1);
+        lua_rawset(L, copy);
+    }
+}
+
+/// Whether the tables at `a` and `b` hold the same keys, each with the very same
+/// scalar (an integer is not the same as an equal float; a table value counts as
+/// changed, since it may have been changed in place). Outside rule code only.
+static inline int clua_same_entries(lua_State *L, int a, int b) {
+    a = lua_absindex(L, a);
+    b = lua_absindex(L, b);
+    if (lua_type(L, a) != LUA_TTABLE || lua_type(L, b) != LUA_TTABLE) return 0;
+    int count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, a) != 0) {
+        count++;
+        lua_pushvalue(L, -2);
+        lua_rawget(L, b);
+        int type = lua_type(L, -1);
+        int same = type != LUA_TTABLE && lua_rawequal(L, -1, -2)
+            && (type != LUA_TNUMBER || lua_isinteger(L, -1) == lua_isinteger(L, -2));
+        lua_settop(L, -3);
+        if (!same) {
+            lua_settop(L, -2);
+            return 0;
+        }
+    }
+    lua_pushnil(L);
+    while (lua_next(L, b) != 0) {
+        count--;
+        lua_settop(L, -2);
+    }
+    return count == 0;
+}
+
 // MARK: - ctx: read-only, its fields made when first read
 
 /// Room for any field of ctx: a distinct_id is at most 255 scalars, 1,020 bytes of UTF-8.

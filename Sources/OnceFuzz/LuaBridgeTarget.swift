@@ -48,8 +48,18 @@ enum LuaBridgeTarget {
             if case .rename = result { fatalError("an echo hook renamed \(json.text)") }
         }
         if let object = json.objectValue {
-            let properties = Dictionary(object.members.map { ($0.key, $0.value) }) { first, _ in first }
-            _ = state.callRequest(0, properties: properties, context: context(.set))
+            let properties = object.members.map { RuledProperty(name: $0.key, value: $0.value) }
+            let result = state.callRequest(0, properties: properties, context: context(.set))
+            // The echo rule's request hook changes nothing: the engine must see that.
+            let tables = properties.contains {
+                switch $0.value {
+                case .array, .object: true
+                default: false
+                }
+            }
+            if !tables && Set(properties.map(\.name)).count == properties.count {
+                require(result == .unchanged, "an echo request hook changed \(json.text): \(result)")
+            }
         }
     }
 
@@ -63,6 +73,6 @@ enum LuaBridgeTarget {
         for (position, value) in values.enumerated() {
             _ = state.callProperty(index, name: "p\(position)", value: value, context: context(.setOnce))
         }
-        _ = state.callRequest(index, properties: ["plan": .string("pro")], context: context(.set))
+        _ = state.callRequest(index, properties: [RuledProperty(name: "plan", value: .string("pro"))], context: context(.set))
     }
 }

@@ -14,6 +14,8 @@ package enum PropertyHookResult: Equatable {
 
 /// What a request hook asked for.
 package enum RequestHookResult: Equatable {
+    /// The hook left `req.properties` as it was.
+    case unchanged
     /// The properties after the hook (it may have added, changed or removed some).
     case properties([String: JSON])
     case reject(reason: String)

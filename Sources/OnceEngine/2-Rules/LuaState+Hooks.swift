@@ -6,17 +6,18 @@ import Foundation
 /// request hooks, and reading what a hook returned.
 extension LuaState {
     /// Whether rule `index` applies to property `name` (its `properties` pattern).
+    /// Names repeat, so a name's first sight matches it against every rule's pattern
+    /// at once, and later ones cost one lookup, whichever rule asks.
     func ruleMatches(_ index: Int, name: String) -> Bool {
-        guard let pattern = patterns[index] else { return true }
-        if let cached = patternCache[index]?[name] { return cached }
-        let result: Bool
-        switch matches(name: name, pattern: pattern) {
-        case .matched(let matched): result = matched
-        case .failed: result = false
+        if let known = patternMatches[name] { return known[index] }
+        let all = patterns.map { pattern in
+            guard let pattern else { return true }
+            if case .matched(true) = matches(name: name, pattern: pattern) { return true }
+            return false
         }
-        if patternCache[index, default: [:]].count > 10_000 { patternCache[index] = [:] }
-        patternCache[index, default: [:]][name] = result
-        return result
+        if patternMatches.count >= 10_000 { patternMatches = [:] }
+        patternMatches[name] = all
+        return all[index]
     }
 
     enum MatchResult { case matched(Bool), failed(String) }
@@ -162,28 +163,36 @@ extension LuaState {
         }
     }
 
-    /// Calls rule `index`'s request hook with `(req, ctx)`; `req.properties` holds `properties`.
-    package func callRequest(_ index: Int, properties: [String: JSON], context: HookContext) -> RequestHookResult {
-        guard let ref = hookRefs[index].request else { return .properties(properties) }
+    /// Calls rule `index`'s request hook with `(req, ctx)`; `req.properties` holds the live `properties`.
+    package func callRequest(_ index: Int, properties: [RuledProperty], context: HookContext) -> RequestHookResult {
+        guard let ref = hookRefs[index].request else { return .unchanged }
         lua_settop(L, 0)
         defer { lua_settop(L, 0) }
         callbacks.ruleIndex = index
-        lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
-        lua_createtable(L, 0, 3)                                   // req
-        push(.object(JSONObject(properties.map { .init($0.key, $0.value) })))
-        lua_setfield(L, -2, "properties")
+        lua_createtable(L, 0, Int32(clamping: properties.count))      // 1: req.properties
+        for position in properties.indices where properties[position].isLive {
+            push(properties[position].name)
+            push(properties[position].value)
+            lua_rawset(L, 1)
+        }
+        clua_push_shallow_copy(L, 1)                                   // 2: what it held before the call
+        lua_createtable(L, 0, 3)                                       // 3: req
+        lua_pushvalue(L, 1)
+        lua_setfield(L, 3, "properties")
         push(context.distinctID)
-        lua_setfield(L, -2, "distinct_id")
+        lua_setfield(L, 3, "distinct_id")
         push(context.op.rawValue)
-        lua_setfield(L, -2, "op")
-        lua_pushvalue(L, -1)
-        lua_rotate(L, 1, 1)                                        // a copy of req below the call
+        lua_setfield(L, 3, "op")
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(ref))
+        lua_pushvalue(L, 3)
         pushContext(context)
         if let failure = call(arguments: 2) { return .failed(failure) }
         if case .reject(let reason)? = marker(at: -1) { return .reject(reason: reason) }
         guard lua_type(L, -1) == LUA_TNIL else { return .failed("a request hook returns nothing or once.reject(reason)") }
         lua_pushstring(L, "properties")
-        lua_rawget(L, 1)
+        lua_rawget(L, 3)
+        // Most request hooks change nothing for most requests: then nothing crosses back.
+        if clua_same_entries(L, -1, 2) != 0 { return .unchanged }
         do {
             switch try read(-1, allowObjects: true) {
             case .object(let object)?:

@@ -84,6 +84,7 @@ extension LuaState {
         }
         hookRefs.append((propertyRef, requestRef))
         patterns.append(pattern)
+        patternMatches = [:]  // each entry has one answer per rule
         callbacks.ruleNames.append(name)
         return Rule(file: file, name: name, ops: ops, workspaces: workspaces, propertyPattern: pattern, onError: onError,
                     hasPropertyHook: propertyRef != nil, hasRequestHook: requestRef != nil, tests: tests)

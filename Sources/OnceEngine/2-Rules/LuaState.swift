@@ -35,8 +35,8 @@ package final class LuaState {
     var hookRefs: [(property: Int32?, request: Int32?)] = []
     /// The chain's current properties in Lua (`names[i]`, `values[i]`) and the last hook's `results[i]`.
     var mirrorRefs: (names: Int32, values: Int32, results: Int32) = (LUA_NOREF, LUA_NOREF, LUA_NOREF)
-    /// Whether rule `i`'s pattern matches a name; names repeat, so this saves a call.
-    var patternCache: [Int: [String: Bool]] = [:]
+    /// For a name seen before: whether each rule's pattern matches it.
+    var patternMatches: [String: [Bool]] = [:]
     var patterns: [String?] = []
     /// Receives `once.log` and answers `ctx.type_of` during a call.
     let callbacks = HookCallbacks()

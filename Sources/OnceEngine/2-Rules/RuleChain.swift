@@ -109,15 +109,16 @@ extension RuleSet {
 
     private func runRequestHook(_ index: Int, _ rule: Rule, _ properties: inout [RuledProperty],
                                 _ context: HookContext, _ state: LuaState) throws(RuleRejection) {
-        var live: [String: JSON] = [:]
-        for property in properties where property.settled == nil { live[property.name] = property.value }
-        switch state.callRequest(index, properties: live, context: context) {
+        switch state.callRequest(index, properties: properties, context: context) {
+        case .unchanged:
+            break
         case .reject(let reason):
             throw RuleRejection(rule: rule.name, reason: reason)
         case .failed(let message):
             report(rule, message, property: nil)
             if rule.onError == .reject { throw RuleRejection(rule: rule.name, reason: "rule failed: \(message)") }
         case .properties(let after):
+            let live = Set(properties.lazy.filter(\.isLive).map(\.name))
             for position in properties.indices where properties[position].isLive {
                 let name = properties[position].name
                 if let value = after[name] {
@@ -128,7 +129,7 @@ extension RuleSet {
                 }
             }
             // New names go last, in a stable order (Lua tables have none).
-            for name in after.keys.filter({ live[$0] == nil }).sorted() {
+            for name in after.keys.filter({ !live.contains($0) }).sorted() {
                 properties.append(RuledProperty(name: name, value: after[name]!, provenance: .added(rule: rule.name)))
             }
         }

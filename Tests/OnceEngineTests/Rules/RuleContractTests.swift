@@ -115,10 +115,13 @@ import Testing
             return { request = function(req, ctx)
               req.properties.doubled = req.properties.doubled * 2
               req.properties.dropped = nil
+              req.properties.float = req.properties.float + 0.0
             end }
             """])
-        let results = try await rules.results(#"{"$set": {"doubled": 21, "dropped": "x"}}"#)
+        let results = try await rules.results(#"{"$set": {"doubled": 21, "dropped": "x", "float": 3}}"#)
         #expect(try await rules.value("doubled") == .integer(42))
+        // An integer handed back as an equal float is a change, as for property hooks.
+        #expect(try await rules.value("float") == .decimal(3.0))
         #expect(results["dropped"]?.outcome == .rejectedByRule)
         #expect(try await rules.value("dropped") == nil)
     }
