@@ -32,10 +32,15 @@ public struct TestDataSet: Sendable {
     }
 
     /// The store, opened as `onced` would open it.
-    public func open() async throws -> any ProfileStore & KeyStore {
+    /// - Parameter postgresQueryTimeout: the PostgreSQL store's statement deadline, for a test
+    ///   that measures something other than time on a machine the whole suite loads at once.
+    public func open(postgresQueryTimeout: TimeInterval? = nil) async throws -> any ProfileStore & KeyStore {
         switch kind {
-        case .sqlite: try SQLiteStore(path: sqlitePath)
-        case .postgres: try await PostgresStore.open(PostgresURL(postgresURL!))
+        case .sqlite: return try SQLiteStore(path: sqlitePath)
+        case .postgres:
+            var options = PostgresStore.Options()
+            if let postgresQueryTimeout { options.queryTimeout = postgresQueryTimeout }
+            return try await PostgresStore.open(PostgresURL(postgresURL!), options: options)
         }
     }
 }
