@@ -5,8 +5,8 @@ import OnceEngine
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
-        abstract: "Check and test a rules directory.",
-        subcommands: [Check.self, Test.self]
+        abstract: "Check and test a rules directory, or diff two over real writes.",
+        subcommands: [Check.self, Test.self, RulesDiff.self]
     )
 
     struct Check: ParsableCommand {

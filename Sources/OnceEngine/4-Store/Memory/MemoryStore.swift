@@ -37,9 +37,14 @@ public final class MemoryStore: ProfileStore {
     /// Whether request records are kept (a dry run has no use for them).
     private let keepsRecords: Bool
 
-    /// - Parameter keepsRecords: false for a dry run, which never reads them back.
-    public init(keepsRecords: Bool = true) {
+    /// - Parameters:
+    ///   - keepsRecords: false for a dry run, which never reads them back.
+    ///   - types: the types registered to start from, by namespace (`rules diff` reads them from a real store).
+    public init(keepsRecords: Bool = true, types: [Namespace: [String: PropertyType]] = [:]) {
         self.keepsRecords = keepsRecords
+        state.withLock { state in
+            for (namespace, types) in types { state.spaces[namespace] = Space(types: types) }
+        }
     }
 
     /// Applies the request at once; it is "durable" for the life of the process.

@@ -1,0 +1,138 @@
+import Foundation
+
+/// SPEC §10's `rules diff`: what two rule sets would each do to the same write,
+/// and where they differ.
+///
+/// Each side runs the whole pipeline (rules, validation, the op semantics) on a
+/// store of its own in memory that holds only the registered types, so outcomes
+/// are exactly what a write would get, and nothing is written anywhere.
+public struct RuleDiff: Sendable {
+    public let old: RuleRuntime
+    public let new: RuleRuntime
+
+    public init(old: RuleRuntime, new: RuleRuntime) {
+        self.old = old
+        self.new = new
+    }
+
+    /// What one rule set would do to one property.
+    public struct PropertyOutcome: Sendable, Equatable {
+        public var outcome: Outcome
+        /// The value the property would hold after the write, where it would hold one.
+        public var value: PropertyValue?
+        public var rule: String?
+        public var reason: String?
+
+        /// `{"outcome", "value"?, "rule"?, "reason"?}`.
+        public var json: JSON {
+            var members = [JSONObject.Member("outcome", .string(outcome.rawValue))]
+            if let value { members.append(.init("value", value.json)) }
+            if let rule { members.append(.init("rule", .string(rule))) }
+            if let reason { members.append(.init("reason", .string(reason))) }
+            return .object(JSONObject(members))
+        }
+    }
+
+    /// What a difference amounts to, for the summary.
+    public enum Kind: String, Sendable, CaseIterable {
+        case newlyRejected = "newly rejected"
+        case noLongerRejected = "no longer rejected"
+        case renamed
+        case added
+        case typeOutcomeChanged = "type outcome changed"
+        case valueChanged = "values changed"
+        /// Any other change of outcome (both sides store, or both ignore, differently).
+        case outcomeChanged = "outcome changed"
+        /// The same outcome and value, for another rule or reason (a different rejection, say).
+        case reasonChanged = "reason changed"
+    }
+
+    /// One property whose outcome differs; nil on the side that does not have it
+    /// (a rename, a rule-added property).
+    public struct Difference: Sendable, Equatable {
+        public var distinctID: String
+        public var op: Op
+        public var property: String
+        public var old: PropertyOutcome?
+        public var new: PropertyOutcome?
+
+        public var kind: Kind {
+            let rejected = { (side: PropertyOutcome?) in side?.outcome == .rejectedByRule }
+            let ignored = { (side: PropertyOutcome?) in side?.outcome == .ignoredTypeMismatch || side?.outcome == .ignoredInvalid }
+            if rejected(new) && !rejected(old) { return .newlyRejected }
+            if rejected(old) && !rejected(new) { return .noLongerRejected }
+            // On one side only: a rule added it, or a rename moved it to or from this name.
+            if old == nil || new == nil { return (old ?? new)?.outcome == .addedByRule ? .added : .renamed }
+            if ignored(old) != ignored(new) { return .typeOutcomeChanged }
+            if old?.value != new?.value { return .valueChanged }
+            if [old, new].contains(where: { $0?.reason?.hasPrefix("renamed from") == true }) { return .renamed }
+            return old?.outcome != new?.outcome ? .outcomeChanged : .reasonChanged
+        }
+
+        /// `{"distinct_id", "op", "property", "old", "new"}`.
+        public var json: JSON {
+            .object(JSONObject([
+                .init("distinct_id", .string(distinctID)),
+                .init("op", .string(op.rawValue)),
+                .init("property", .string(property)),
+                .init("old", old?.json ?? .null),
+                .init("new", new?.json ?? .null),
+            ]))
+        }
+    }
+
+    /// Where the two rule sets' outcomes for `request` differ, in op order;
+    /// `types`: the namespace's registered types.
+    public func differences(in request: WriteRequest, types: [String: PropertyType]) async -> [Difference] {
+        let before = await Self.outcomes(of: request, under: old, types: types)
+        let after = await Self.outcomes(of: request, under: new, types: types)
+        var differences: [Difference] = []
+        for (index, (target, op)) in request.targets.enumerated() where before.indices.contains(index) && after.indices.contains(index) {
+            let old = before[index], new = after[index]
+            var names = old.map(\.name)
+            names.append(contentsOf: new.map(\.name).filter { name in !old.contains { $0.name == name } })
+            for name in names {
+                let was = old.first { $0.name == name }?.outcome
+                let will = new.first { $0.name == name }?.outcome
+                if was != will {
+                    differences.append(Difference(distinctID: target, op: op, property: name, old: was, new: will))
+                }
+            }
+        }
+        return differences
+    }
+
+    /// Each (element, op)'s property outcomes under `rules`, in the request's op order.
+    private static func outcomes(of request: WriteRequest, under rules: RuleRuntime,
+                                 types: [String: PropertyType]) async -> [[(name: String, outcome: PropertyOutcome)]] {
+        let engine = Engine(store: MemoryStore(keepsRecords: false, types: [request.namespace: types]), rules: rules)
+        do {
+            let record = try await engine.submit(request)
+            var outcomes: [[(name: String, outcome: PropertyOutcome)]] = []
+            for result in record.results {
+                let profile = try await engine.profile(result.distinctID, in: request.namespace)
+                outcomes.append(result.properties.map { property in
+                    let holds = [.set, .unchanged, .addedByRule].contains(property.outcome)
+                    return (property.name, PropertyOutcome(outcome: property.outcome, value: holds ? profile?[property.name] : nil,
+                                                           rule: property.rule, reason: property.reason))
+                })
+            }
+            return outcomes
+        } catch {
+            // A request rejected whole (or failing otherwise) writes none of its properties.
+            let (rule, reason) = (error as? RuleRejection).map { ($0.rule, $0.reason) } ?? (nil, "\(error)")
+            return request.elements.flatMap { element in
+                element.ops.map { op in
+                    op.properties.members.map { ($0.key, PropertyOutcome(outcome: .rejectedByRule, rule: rule, reason: reason)) }
+                }
+            }
+        }
+    }
+}
+
+private extension WriteRequest {
+    /// (distinct_id, op) of each op of each element, in order: one request record entry each.
+    var targets: [(String, Op)] {
+        elements.flatMap { element in element.ops.map { (element.distinctID, $0.op) } }
+    }
+}
