@@ -82,6 +82,19 @@ public final class Engine: Sendable {
         return try ruleSet.apply(to: request, types: known)
     }
 
+    /// What `request` would do now — against the namespace's current profiles and
+    /// types, with the rules in force — each outcome with the value it would leave;
+    /// nothing is written, and no write waits for it (SPEC §10's `rules/preview`).
+    /// - Throws: ``RuleRejection`` when a rule would reject the request whole.
+    public func preview(_ request: WriteRequest) async throws -> [Rehearsal.OpOutcome] {
+        let types = try await store.registeredTypes(in: request.namespace)
+        var profiles: [Profile] = []
+        for distinctID in Set(request.elements.map(\.distinctID)) {
+            if let profile = try await store.profile(distinctID, in: request.namespace) { profiles.append(profile) }
+        }
+        return try await Rehearsal.run(request, rules: rules, types: types, profiles: profiles)
+    }
+
     /// The profile as stored, or nil if no write ever named it.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         try await store.profile(distinctID, in: namespace)

@@ -1,11 +1,9 @@
 import Foundation
 
 /// SPEC §10's `rules diff`: what two rule sets would each do to the same write,
-/// and where they differ.
-///
-/// Each side runs the whole pipeline (rules, validation, the op semantics) on a
-/// store of its own in memory that holds only the registered types, so outcomes
-/// are exactly what a write would get, and nothing is written anywhere.
+/// and where they differ. Each side is a ``Rehearsal`` against the registered
+/// types alone (no profiles: `set_once` shows what it would store on a profile
+/// that lacks the property).
 public struct RuleDiff: Sendable {
     public let old: RuleRuntime
     public let new: RuleRuntime
@@ -16,22 +14,7 @@ public struct RuleDiff: Sendable {
     }
 
     /// What one rule set would do to one property.
-    public struct PropertyOutcome: Sendable, Equatable {
-        public var outcome: Outcome
-        /// The value the property would hold after the write, where it would hold one.
-        public var value: PropertyValue?
-        public var rule: String?
-        public var reason: String?
-
-        /// `{"outcome", "value"?, "rule"?, "reason"?}`.
-        public var json: JSON {
-            var members = [JSONObject.Member("outcome", .string(outcome.rawValue))]
-            if let value { members.append(.init("value", value.json)) }
-            if let rule { members.append(.init("rule", .string(rule))) }
-            if let reason { members.append(.init("reason", .string(reason))) }
-            return .object(JSONObject(members))
-        }
-    }
+    public typealias PropertyOutcome = Rehearsal.PropertyOutcome
 
     /// What a difference amounts to, for the summary.
     public enum Kind: String, Sendable, CaseIterable {
@@ -102,24 +85,13 @@ public struct RuleDiff: Sendable {
         return differences
     }
 
-    /// Each (element, op)'s property outcomes under `rules`, in the request's op order.
+    /// Each (element, op)'s property outcomes under `rules`, in the request's op order. A request
+    /// rejected whole writes none of its properties: each is `rejected_by_rule` with the rule's reason.
     private static func outcomes(of request: WriteRequest, under rules: RuleRuntime,
                                  types: [String: PropertyType]) async -> [[(name: String, outcome: PropertyOutcome)]] {
-        let engine = Engine(store: MemoryStore(keepsRecords: false, types: [request.namespace: types]), rules: rules)
         do {
-            let record = try await engine.submit(request)
-            var outcomes: [[(name: String, outcome: PropertyOutcome)]] = []
-            for result in record.results {
-                let profile = try await engine.profile(result.distinctID, in: request.namespace)
-                outcomes.append(result.properties.map { property in
-                    let holds = [.set, .unchanged, .addedByRule].contains(property.outcome)
-                    return (property.name, PropertyOutcome(outcome: property.outcome, value: holds ? profile?[property.name] : nil,
-                                                           rule: property.rule, reason: property.reason))
-                })
-            }
-            return outcomes
+            return try await Rehearsal.run(request, rules: rules, types: types).map(\.properties)
         } catch {
-            // A request rejected whole (or failing otherwise) writes none of its properties.
             let (rule, reason) = (error as? RuleRejection).map { ($0.rule, $0.reason) } ?? (nil, "\(error)")
             return request.elements.flatMap { element in
                 element.ops.map { op in

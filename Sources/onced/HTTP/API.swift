@@ -44,6 +44,7 @@ struct API: Sendable {
             (.get, "/v1/:wsid/:version/profiles/:distinct_id", { try await profile($0, $1) }),
             (.get, "/v1/:wsid/:version/requests/:request_id", { try await record($0, $1) }),
             (.get, "/v1/:wsid/:version/properties", { try await properties($0, $1) }),
+            (.post, "/v1/:wsid/:version/rules/preview", { try await preview($0, $1) }),
             (.get, "/health", { _, _ in health() }),
             (.get, "/metrics", { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -85,6 +86,29 @@ struct API: Sendable {
             .init("request_id", .string(record.id.lowercaseString)),
             .init("batch", .array(entries)),
         ])), status: .accepted)
+    }
+
+    /// SPEC §10: what this write would do now, nothing written. A rule rejecting the
+    /// whole request is an answer (200), not a bad request.
+    private func preview(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        // A batch element's shape: {"distinct_id", "action": {op keys}}.
+        guard let object = try await body(request).objectValue else { throw APIError.badRequest("the body must be a JSON object") }
+        guard let action = object["action"]?.objectValue else {
+            throw APIError.badRequest("action must be an object holding one or more op keys")
+        }
+        if let key = action.keys.first(where: { Op(bodyKey: $0) == nil }) {
+            throw APIError.badRequest("unknown op key \"\(key.prefix(64))\" in action")
+        }
+        let element = try RequestDecoder.element(distinctID: try RequestDecoder.distinctID(in: object), opsIn: action, limits: limits)
+        do {
+            let outcomes = try await engine.preview(WriteRequest(namespace: namespace, elements: [element]))
+            return .json(.object(JSONObject([.init("results", .array(outcomes.map(\.json)))])))
+        } catch let rejection as RuleRejection {
+            return .json(.object(JSONObject([.init("rejected_by_rule", .object(JSONObject([
+                .init("rule", .string(rejection.rule)), .init("reason", .string(rejection.reason)),
+            ])))])))
+        }
     }
 
     // MARK: - Reads

@@ -37,14 +37,22 @@ public final class MemoryStore: ProfileStore {
     /// Whether request records are kept (a dry run has no use for them).
     private let keepsRecords: Bool
 
-    /// - Parameters:
-    ///   - keepsRecords: false for a dry run, which never reads them back.
-    ///   - types: the types registered to start from, by namespace (`rules diff` reads them from a real store).
-    public init(keepsRecords: Bool = true, types: [Namespace: [String: PropertyType]] = [:]) {
+    /// - Parameter keepsRecords: false for a dry run, which never reads them back.
+    public init(keepsRecords: Bool = true) {
         self.keepsRecords = keepsRecords
-        state.withLock { state in
-            for (namespace, types) in types { state.spaces[namespace] = Space(types: types) }
+    }
+
+    /// A store of one namespace that starts from `types` and `profiles` (read from a real
+    /// store): where a rehearsed write sees what a real one would.
+    init(rehearsing namespace: Namespace, types: [String: PropertyType], profiles: [Profile]) {
+        keepsRecords = false
+        var space = Space(types: types)
+        for profile in profiles {
+            space.profiles[profile.distinctID] = StoredProfile(
+                createdAt: profile.createdAt.epochMilliseconds, updatedAt: profile.updatedAt.epochMilliseconds,
+                properties: Dictionary(profile.properties.map { ($0.name, $0.value) }) { first, _ in first })
         }
+        state.withLock { $0.spaces[namespace] = space }
     }
 
     /// Applies the request at once; it is "durable" for the life of the process.
