@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interleaved A/B of `onced serve` under wrk (64 connections, the set-once of
 # wrk-set-once.lua): each VARIANT is `BINARY[:RULES_DIR]`, run ROUNDS times in
-# turn, each for SECONDS. Prints req/s, p50, p99 and the CPU per request of
+# turn, each for SECONDS (`BINARY:RULES:SHADOW_DIR` adds --shadow-rules). Prints req/s, p50, p99 and the CPU per request of
 # each thread group (writer, pool, event loops) from /proc, so two builds (or
 # the same build with and without rules) are compared in one run, as this
 # noisy machine needs.
@@ -28,10 +28,11 @@ thread_cpu() {
 }
 
 run() {
-    local binary=${1%%:*} rules=${1#*:} work pid
+    local binary=${1%%:*} rules=${1#*:} shadow=() work pid
     [ "$rules" = "$1" ] && rules=$here/../rules
+    if [[ $rules == *:* ]]; then shadow=(--shadow-rules "${rules#*:}"); rules=${rules%%:*}; fi
     work=$(mktemp -d)
-    "$binary" serve --db "$work/onced.db" --rules "$rules" --port 18490 --api-key FY12345678:bench-key \
+    "$binary" serve --db "$work/onced.db" --rules "$rules" "${shadow[@]}" --port 18490 --api-key FY12345678:bench-key \
         --log-level warning > "$work/log" 2>&1 &
     pid=$!
     until grep -q listening "$work/log"; do sleep 0.2; done

@@ -95,6 +95,12 @@ public final class Engine: Sendable {
         return try await Rehearsal.run(request, rules: rules, types: types, profiles: profiles)
     }
 
+    /// The namespace's types as `ctx.type_of` sees them: a snapshot at most a second old,
+    /// read from the store once for all callers (the shadow rules ask on every write).
+    public func typeSnapshot(in namespace: Namespace) async throws -> [String: PropertyType] {
+        try await types.types(in: namespace, store: store)
+    }
+
     /// The profile as stored, or nil if no write ever named it.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         try await store.profile(distinctID, in: namespace)

@@ -103,6 +103,11 @@ struct RulesDirectoryOption: ParsableArguments {
         if rules == nil && !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
             return nil
         }
+        return try runtime(directory: directory)
+    }
+
+    /// The runtime for `directory`, under these budgets; its errors printed and exit 1 when it does not load.
+    func runtime(directory: String) throws -> RuleRuntime {
         do {
             return try RuleRuntime(directory: directory, limits: limits.limits)
         } catch {

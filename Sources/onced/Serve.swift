@@ -36,6 +36,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "A candidate rules directory run beside the live rules on every write, never written (GET …/rules/shadow).")
+    var shadowRules: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
@@ -61,9 +64,13 @@ struct Serve: AsyncParsableCommand {
         Engine.registerMetrics()
 
         let runtime = try rules.runtime()
+        let shadowRuntime = try shadowRules.map { try rules.runtime(directory: $0) }
+        if shadowRuntime != nil && runtime == nil { throw ValidationError("--shadow-rules compares with the live rules: give --rules too") }
         let store = try await store.open()
         let engine = Engine(store: store, rules: runtime)
-        let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()),
+        let shadow = runtime.flatMap { live in shadowRuntime.map { ShadowRules(live: live, shadow: $0, engine: engine) } }
+        ShadowRules.registerMetrics()
+        let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()), shadow: shadow,
                       maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, limits: limits.limits, registry: registry)
         let example = try developmentKeys().first
         let app = Application(
@@ -78,8 +85,9 @@ struct Serve: AsyncParsableCommand {
             },
             logger: logger
         )
-        let group = ServiceGroup(configuration: .init(services: [app, RuleWatcher(runtime: runtime)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [app, RuleWatcher(runtimes: [runtime, shadowRuntime].compactMap { $0 })]
+        if let shadow { services.append(ShadowWorker(shadow: shadow)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -108,13 +116,27 @@ struct Serve: AsyncParsableCommand {
 /// Reloads the rules when their files change and on SIGHUP, until shutdown.
 /// Without rules it still traps SIGHUP, which would otherwise end the process.
 struct RuleWatcher: Service {
-    let runtime: RuleRuntime?
+    /// The live rules, and the shadow rules when there are any.
+    let runtimes: [RuleRuntime]
 
     func run() async throws {
-        let watcher = runtime?.watch()
-        defer { watcher?.cancel() }
+        let watchers = runtimes.map { $0.watch() }
+        defer { for watcher in watchers { watcher.cancel() } }
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            runtime?.reload()
+            for runtime in runtimes { runtime.reload() }
+        }
+    }
+}
+
+/// Works the shadow rules' comparison queue until shutdown.
+struct ShadowWorker: Service {
+    let shadow: ShadowRules
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await shadow.run()
+        } onGracefulShutdown: {
+            shadow.finish()
         }
     }
 }

@@ -8,6 +8,8 @@ import Prometheus
 struct API: Sendable {
     let engine: Engine
     let keys: KeyRing
+    /// The candidate rules compared on every write, if any (SPEC §10).
+    let shadow: ShadowRules?
     let maxBodyBytes: Int
     let maxInFlight: Int
     let limits: RequestLimits
@@ -45,6 +47,7 @@ struct API: Sendable {
             (.get, "/v1/:wsid/:version/requests/:request_id", { try await record($0, $1) }),
             (.get, "/v1/:wsid/:version/properties", { try await properties($0, $1) }),
             (.post, "/v1/:wsid/:version/rules/preview", { try await preview($0, $1) }),
+            (.get, "/v1/:wsid/:version/rules/shadow", { try await shadowReport($0, $1) }),
             (.get, "/health", { _, _ in health() }),
             (.get, "/metrics", { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -59,7 +62,9 @@ struct API: Sendable {
     private func write(_ op: Op, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let namespace = try await authorize(request, context)
         let element = try RequestDecoder.element(body: try await body(request), op: op, limits: limits)
-        let record = try await engine.submit(WriteRequest(namespace: namespace, elements: [element]))
+        let write = WriteRequest(namespace: namespace, elements: [element])
+        let record = try await engine.submit(write)
+        shadow?.offer(write, id: record.id)
         return .json(.object(JSONObject([.init("request_id", .string(record.id.lowercaseString))])), status: .accepted)
     }
 
@@ -81,7 +86,9 @@ struct API: Sendable {
             entries.append(entry)
         }
         try limits.check(elements)
-        let record = try await engine.submit(WriteRequest(namespace: namespace, elements: elements))
+        let write = WriteRequest(namespace: namespace, elements: elements)
+        let record = try await engine.submit(write)
+        shadow?.offer(write, id: record.id)
         return .json(.object(JSONObject([
             .init("request_id", .string(record.id.lowercaseString)),
             .init("batch", .array(entries)),
@@ -109,6 +116,13 @@ struct API: Sendable {
                 .init("rule", .string(rejection.rule)), .init("reason", .string(rejection.reason)),
             ])))])))
         }
+    }
+
+    /// SPEC §10: how the shadow rules compare with the live ones in the caller's namespace.
+    private func shadowReport(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        guard let shadow else { throw APIError.notFound("no shadow rules: start onced serve with --shadow-rules DIR") }
+        return .json(shadow.report(for: namespace).json)
     }
 
     // MARK: - Reads

@@ -1,0 +1,126 @@
+import Foundation
+import Metrics
+import Synchronization
+
+/// SPEC §10's shadow rules: a candidate rule set compared with the live one on
+/// every write, after the live outcome is decided and never on the path to the
+/// acknowledgement.
+///
+/// ``offer(_:id:)`` hands a written request to a bounded queue and returns at
+/// once; when the queue is full the comparison is skipped and counted, never the
+/// write delayed. ``run()`` works the queue: each request is a ``RuleDiff``
+/// between the live and the shadow set against the namespace's types, and each
+/// namespace keeps its counts and its last differing requests.
+public final class ShadowRules: Sendable {
+    public let live: RuleRuntime
+    public let shadow: RuleRuntime
+    private let engine: Engine
+    private let examplesKept: Int
+    private let queue: AsyncStream<Item>
+    private let input: AsyncStream<Item>.Continuation
+    private let state = Mutex(State())
+
+    private struct Item: Sendable {
+        var request: WriteRequest
+        var id: UUID
+    }
+
+    /// One namespace's comparisons so far.
+    public struct Report: Sendable {
+        /// The shadow set's generation.
+        public var generation: Int
+        /// Write requests compared, and of those, the ones whose outcomes differed.
+        public var compared = 0
+        public var differing = 0
+        /// The last differing requests, oldest first.
+        public var examples: [(requestID: UUID, differences: [RuleDiff.Difference])] = []
+
+        mutating func add(_ differences: [RuleDiff.Difference], of requestID: UUID, generation: Int, keeping kept: Int) {
+            self.generation = generation
+            compared += 1
+            guard !differences.isEmpty else { return }
+            differing += 1
+            if examples.count >= kept { examples.removeFirst(examples.count - kept + 1) }
+            examples.append((requestID, differences))
+        }
+
+        /// `{"generation", "compared", "differing", "examples": [{"request_id", "differences"}]}`.
+        public var json: JSON {
+            .object(JSONObject([
+                .init("generation", .integer(Int64(generation))),
+                .init("compared", .integer(Int64(compared))),
+                .init("differing", .integer(Int64(differing))),
+                .init("examples", .array(examples.reversed().map { example in
+                    .object(JSONObject([
+                        .init("request_id", .string(example.requestID.lowercaseString)),
+                        .init("differences", .array(example.differences.map(\.json))),
+                    ]))
+                })),
+            ]))
+        }
+    }
+
+    private struct State {
+        var reports: [Namespace: Report] = [:]
+    }
+
+    /// Namespaces with a report of their own; past that, comparisons still count in `/metrics`.
+    static let maxNamespaces = 1024
+
+    /// - Parameters:
+    ///   - engine: the live engine, whose registered types the comparisons run against.
+    ///   - queueCapacity: requests waiting for comparison at most; more are skipped.
+    public init(live: RuleRuntime, shadow: RuleRuntime, engine: Engine, queueCapacity: Int = 1024, examplesKept: Int = 100) {
+        self.live = live
+        self.shadow = shadow
+        self.engine = engine
+        self.examplesKept = examplesKept
+        (queue, input) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(queueCapacity))
+    }
+
+    /// Queues `request` (written as `id`) for comparison; never waits.
+    public func offer(_ request: WriteRequest, id: UUID) {
+        if case .dropped = input.yield(Item(request: request, id: id)) { Self.skipped.increment() }
+    }
+
+    /// Compares queued requests until ``finish()``.
+    public func run() async {
+        for await item in queue {
+            let types = (try? await engine.typeSnapshot(in: item.request.namespace)) ?? [:]
+            let differences = await RuleDiff(old: live, new: shadow).differences(in: item.request, types: types)
+            record(differences, of: item)
+        }
+    }
+
+    /// Ends ``run()`` once the queue is worked off.
+    public func finish() {
+        input.finish()
+    }
+
+    /// The comparisons of `namespace` so far.
+    public func report(for namespace: Namespace) -> Report {
+        state.withLock { $0.reports[namespace] } ?? Report(generation: shadow.generation)
+    }
+
+    private func record(_ differences: [RuleDiff.Difference], of item: Item) {
+        Self.compared.increment()
+        if !differences.isEmpty { Self.differing.increment() }
+        let generation = shadow.generation
+        state.withLock { state in
+            let namespace = item.request.namespace
+            guard state.reports[namespace] != nil || state.reports.count < Self.maxNamespaces else { return }
+            // In place: a copy out of the dictionary and back copied the examples every time.
+            state.reports[namespace, default: Report(generation: generation)].add(differences, of: item.id, generation: generation,
+                                                                                 keeping: examplesKept)
+        }
+    }
+
+    static let compared = Counter(label: "onced_shadow_compared_total")
+    static let differing = Counter(label: "onced_shadow_differing_total")
+    static let skipped = Counter(label: "onced_shadow_skipped_total")
+
+    /// Creates the shadow metrics now, so a scrape lists them (at zero) before they first move.
+    public static func registerMetrics() {
+        _ = (compared, differing, skipped)
+    }
+}
