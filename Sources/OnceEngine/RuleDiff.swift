@@ -71,12 +71,12 @@ public struct RuleDiff: Sendable {
         let after = await Self.outcomes(of: request, under: new, types: types)
         var differences: [Difference] = []
         for (index, (target, op)) in request.targets.enumerated() where before.indices.contains(index) && after.indices.contains(index) {
-            let old = before[index], new = after[index]
-            var names = old.map(\.name)
-            names.append(contentsOf: new.map(\.name).filter { name in !old.contains { $0.name == name } })
+            let old = Dictionary(before[index].map { ($0.name, $0.outcome) }) { first, _ in first }
+            let new = Dictionary(after[index].map { ($0.name, $0.outcome) }) { first, _ in first }
+            // In the order sent, then names only the new rules produce.
+            let names = before[index].map(\.name) + after[index].map(\.name).filter { old[$0] == nil }
             for name in names {
-                let was = old.first { $0.name == name }?.outcome
-                let will = new.first { $0.name == name }?.outcome
+                let was = old[name], will = new[name]
                 if was != will {
                     differences.append(Difference(distinctID: target, op: op, property: name, old: was, new: will))
                 }

@@ -27,7 +27,7 @@ public final class ShadowRules: Sendable {
 
     /// One namespace's comparisons so far.
     public struct Report: Sendable {
-        /// The shadow set's generation.
+        /// The shadow set's generation in force now.
         public var generation: Int
         /// Write requests compared, and of those, the ones whose outcomes differed.
         public var compared = 0
@@ -35,8 +35,7 @@ public final class ShadowRules: Sendable {
         /// The last differing requests, oldest first.
         public var examples: [(requestID: UUID, differences: [RuleDiff.Difference])] = []
 
-        mutating func add(_ differences: [RuleDiff.Difference], of requestID: UUID, generation: Int, keeping kept: Int) {
-            self.generation = generation
+        mutating func add(_ differences: [RuleDiff.Difference], of requestID: UUID, keeping kept: Int) {
             compared += 1
             guard !differences.isEmpty else { return }
             differing += 1
@@ -99,19 +98,19 @@ public final class ShadowRules: Sendable {
 
     /// The comparisons of `namespace` so far.
     public func report(for namespace: Namespace) -> Report {
-        state.withLock { $0.reports[namespace] } ?? Report(generation: shadow.generation)
+        var report = state.withLock { $0.reports[namespace] } ?? Report(generation: 0)
+        report.generation = shadow.generation
+        return report
     }
 
     private func record(_ differences: [RuleDiff.Difference], of item: Item) {
         Self.compared.increment()
         if !differences.isEmpty { Self.differing.increment() }
-        let generation = shadow.generation
         state.withLock { state in
             let namespace = item.request.namespace
             guard state.reports[namespace] != nil || state.reports.count < Self.maxNamespaces else { return }
             // In place: a copy out of the dictionary and back copied the examples every time.
-            state.reports[namespace, default: Report(generation: generation)].add(differences, of: item.id, generation: generation,
-                                                                                 keeping: examplesKept)
+            state.reports[namespace, default: Report(generation: 0)].add(differences, of: item.id, keeping: examplesKept)
         }
     }
 
