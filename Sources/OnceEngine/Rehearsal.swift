@@ -24,16 +24,10 @@ public enum Rehearsal {
     }
 
     /// One (element, op) of the write: a request record entry, with values.
-    public struct OpOutcome: Sendable, Equatable {
+    public struct OpOutcome: Sendable {
         public var distinctID: String
         public var op: Op
         public var properties: [(name: String, outcome: PropertyOutcome)]
-
-        public static func == (left: OpOutcome, right: OpOutcome) -> Bool {
-            left.distinctID == right.distinctID && left.op == right.op
-                && left.properties.map(\.name) == right.properties.map(\.name)
-                && left.properties.map(\.outcome) == right.properties.map(\.outcome)
-        }
 
         /// `{"distinct_id", "op", "properties": {name: OUTCOME}}`: a record entry, each outcome with its value.
         public var json: JSON {

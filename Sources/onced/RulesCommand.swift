@@ -78,6 +78,16 @@ struct RuleLimitOptions: ParsableArguments {
                    memoryBytes: ruleMemoryMib * 1024 * 1024)
     }
 
+    /// The runtime for `directory` under these budgets; its errors printed, exit 1, when it does not load.
+    func runtime(directory: String) throws -> RuleRuntime {
+        do {
+            return try RuleRuntime(directory: directory, limits: limits)
+        } catch {
+            printRuleErrors(error, in: directory)
+            throw ExitCode.failure
+        }
+    }
+
     func validate() throws {
         if ruleInstructions != nil {
             throw ValidationError("--rule-instructions is gone: rule budgets are CPU time now; "
@@ -103,16 +113,6 @@ struct RulesDirectoryOption: ParsableArguments {
         if rules == nil && !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
             return nil
         }
-        return try runtime(directory: directory)
-    }
-
-    /// The runtime for `directory`, under these budgets; its errors printed and exit 1 when it does not load.
-    func runtime(directory: String) throws -> RuleRuntime {
-        do {
-            return try RuleRuntime(directory: directory, limits: limits.limits)
-        } catch {
-            printRuleErrors(error, in: directory)
-            throw ExitCode.failure
-        }
+        return try limits.runtime(directory: directory)
     }
 }

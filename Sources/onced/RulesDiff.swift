@@ -35,8 +35,8 @@ struct RulesDiff: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let diff = RuleDiff(old: try runtime(old), new: try runtime(new))
-        let types = try await TypeSource(store: store.isGiven ? try await store.open() : nil)
+        let diff = RuleDiff(old: try limits.runtime(directory: old), new: try limits.runtime(directory: new))
+        let types = TypeSource(store: store.isGiven ? try await store.open() : nil)
         var reader = LineReader(fd: 0, maxLength: maxLineBytes)
         let output = OutputBuffer(fd: 1)
         var summary = Summary()
@@ -86,15 +86,6 @@ struct RulesDiff: AsyncParsableCommand {
 
     static let chunkLines = 64
 
-    private func runtime(_ directory: String) throws -> RuleRuntime {
-        do {
-            return try RuleRuntime(directory: directory, limits: limits.limits)
-        } catch {
-            printRuleErrors(error, in: directory)
-            throw ExitCode.failure
-        }
-    }
-
     /// Lines read and how their differences add up, for stderr.
     private struct Summary {
         var lines = 0
@@ -130,7 +121,7 @@ private actor TypeSource {
     private let store: (any ProfileStore)?
     private var known: [Namespace: [String: PropertyType]] = [:]
 
-    init(store: (any ProfileStore)?) async throws {
+    init(store: (any ProfileStore)?) {
         self.store = store
     }
 

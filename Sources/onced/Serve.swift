@@ -64,7 +64,7 @@ struct Serve: AsyncParsableCommand {
         Engine.registerMetrics()
 
         let runtime = try rules.runtime()
-        let shadowRuntime = try shadowRules.map { try rules.runtime(directory: $0) }
+        let shadowRuntime = try shadowRules.map { try rules.limits.runtime(directory: $0) }
         if shadowRuntime != nil && runtime == nil { throw ValidationError("--shadow-rules compares with the live rules: give --rules too") }
         let store = try await store.open()
         let engine = Engine(store: store, rules: runtime)
