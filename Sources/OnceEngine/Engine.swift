@@ -111,6 +111,31 @@ public final class Engine: Sendable {
         try await store.record(requestID, in: namespace)
     }
 
+    /// Erases the profile and all its properties, and its distinct_id from
+    /// earlier records; returns the erasure's record once durable (SPEC §9).
+    public func deleteProfile(_ distinctID: String, in namespace: Namespace) async throws -> RequestRecord {
+        try await perform(.deleteProfile(distinctID), in: namespace)
+    }
+
+    /// Removes the property from every profile of the namespace and unregisters
+    /// its type, so its next valid value registers a type anew; returns the
+    /// drop's record once durable (SPEC §9).
+    public func dropProperty(_ name: String, in namespace: Namespace) async throws -> RequestRecord {
+        try await perform(.dropProperty(name), in: namespace)
+    }
+
+    private func perform(_ action: LifecycleAction, in namespace: Namespace) async throws -> RequestRecord {
+        let record = try await store.apply(PreparedRequest(namespace: namespace, lifecycle: action))
+        EngineMetrics.count(record)
+        return record
+    }
+
+    /// For each property of `profile` whose last change the store knows, the
+    /// request that made it: SPEC §3's `?provenance=true`.
+    public func lastChanges(of profile: Profile, in namespace: Namespace) async throws -> [(name: String, change: LastChange)] {
+        try await LastChange.resolve(profile, records: { try await self.store.record($0, in: namespace) })
+    }
+
     /// The namespace's property types, fixed by each property's first valid value.
     public func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
         try await store.registeredTypes(in: namespace)

@@ -47,9 +47,10 @@ public enum Rehearsal {
         let engine = Engine(store: store, rules: rules)
         let record = try await engine.submit(request)
         var outcomes: [OpOutcome] = []
-        for result in record.results {
-            let after = try await store.profile(result.distinctID, in: request.namespace)
-            outcomes.append(OpOutcome(distinctID: result.distinctID, op: result.op, properties: result.properties.map { property in
+        // A write's own record names each element's profile (only an erasure since could hide it).
+        for (result, distinctID) in zip(record.results, request.targets.map(\.distinctID)) {
+            let after = try await store.profile(distinctID, in: request.namespace)
+            outcomes.append(OpOutcome(distinctID: distinctID, op: result.op, properties: result.properties.map { property in
                 let holds = [.set, .unchanged, .addedByRule].contains(property.outcome)
                 return (property.name, PropertyOutcome(outcome: property.outcome, value: holds ? after?[property.name] : nil,
                                                        rule: property.rule, reason: property.reason))

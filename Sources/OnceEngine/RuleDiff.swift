@@ -101,10 +101,3 @@ public struct RuleDiff: Sendable {
         }
     }
 }
-
-private extension WriteRequest {
-    /// (distinct_id, op) of each op of each element, in order: one request record entry each.
-    var targets: [(String, Op)] {
-        elements.flatMap { element in element.ops.map { (element.distinctID, $0.op) } }
-    }
-}

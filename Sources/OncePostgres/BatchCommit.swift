@@ -9,8 +9,16 @@ struct BatchCommit {
     let maxAttempts: Int
     let logger: Logger
 
-    /// One result per request, in order.
+    /// One result per request, in order. A lifecycle action commits alone,
+    /// between the requests before and after it: what a batch reads up front
+    /// (types, profiles) would be stale once it ran.
     func run(_ batch: [PreparedRequest]) -> [Result<RequestRecord, any Error>] {
+        guard let action = batch.firstIndex(where: { $0.lifecycle != nil }) else { return runTogether(batch) }
+        let before = action > 0 ? runTogether(Array(batch[..<action])) : []
+        return before + runTogether([batch[action]]) + (action + 1 < batch.count ? run(Array(batch[(action + 1)...])) : [])
+    }
+
+    private func runTogether(_ batch: [PreparedRequest]) -> [Result<RequestRecord, any Error>] {
         do {
             return try attempt(batch).map { .success($0) }
         } catch let failure as PostgresFailure where failure.kind != .statement {
@@ -42,6 +50,7 @@ struct BatchCommit {
     private func transaction(_ batch: [PreparedRequest]) throws -> [RequestRecord] {
         try session.run("BEGIN")
         do {
+            cache.check(drops: try session.run(PostgresTransaction.selectDrops).rows.first?.decode(Int64.self) ?? 0)
             let start = try BatchStart(batch, cache: cache, in: session)
             var records: [RequestRecord] = []
             var learned: [TypeCache.Key: PropertyType] = [:]

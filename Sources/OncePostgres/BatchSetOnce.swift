@@ -16,9 +16,11 @@ final class BatchSetOnce {
 
     /// The first value of each property in the batch, sorted; nil when some op
     /// of the batch is not `set_once` or some value's type is not in `cache` yet.
-    static func firstValues(of batch: [PreparedRequest], cache: TypeCache) -> [(key: PropertyKey, value: PropertyValue, now: Int64)]? {
-        var firstValues: [PropertyKey: (value: PropertyValue, now: Int64)] = [:]
+    static func firstValues(of batch: [PreparedRequest], cache: TypeCache) -> [Row]? {
+        var firstValues: [PropertyKey: Row] = [:]
         for request in batch {
+            guard request.lifecycle == nil else { return nil }
+            let id = request.id.lowercaseString
             for element in request.elements {
                 for op in element.ops {
                     guard op.op == .setOnce else { return nil }
@@ -27,17 +29,20 @@ final class BatchSetOnce {
                         guard let registered = cache.type(of: property.name, in: request.namespace) else { return nil }
                         guard let stored = value.conforming(to: registered) else { continue }  // a type mismatch
                         let key = PropertyKey(request.namespace, element.distinctID, property.name)
-                        if firstValues[key] == nil { firstValues[key] = (stored, request.receivedAt.epochMilliseconds) }
+                        if firstValues[key] == nil { firstValues[key] = (key, stored, request.receivedAt.epochMilliseconds, id) }
                     }
                 }
             }
         }
         // One order for every process: two batches then lock shared rows in the same order.
-        return firstValues.sorted { $0.key < $1.key }.map { ($0.key, $0.value.value, $0.value.now) }
+        return firstValues.sorted { $0.key < $1.key }.map(\.value)
     }
 
+    /// A property row: its key, its value, the time and the request that writes it.
+    typealias Row = (key: PropertyKey, value: PropertyValue, now: Int64, request: String)
+
     /// Inserts `values` (from ``firstValues(of:cache:)``) unless set.
-    init(inserting values: [(key: PropertyKey, value: PropertyValue, now: Int64)], in session: PostgresSession) throws {
+    init(inserting values: [Row], in session: PostgresSession) throws {
         unclaimed = try PostgresTransaction.insertOnce(values, in: session)
     }
 

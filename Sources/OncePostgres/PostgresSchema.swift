@@ -92,6 +92,14 @@ enum PostgresSchema {
             "UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 16)",
             "CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id)",
         ]),
+        // SPEC §9: the request that last changed each value; records found by age for retention;
+        // a count of dropped properties, so every process learns its cached types are stale.
+        Migration(version: 3, name: "provenance, retention, dropped properties", statements: [
+            "ALTER TABLE properties ADD COLUMN request text",
+            "CREATE INDEX requests_by_time ON requests (received_at)",
+            "CREATE TABLE onced_state (key text PRIMARY KEY, value bigint NOT NULL)",
+            "INSERT INTO onced_state (key, value) VALUES ('type_drops', 0)",
+        ]),
     ]
 
     /// Applies every migration this database lacks, each in its own transaction.

@@ -105,7 +105,11 @@ public final class PostgresStore: ProfileStore {
     /// Requests for one profile go to one writer, so they never wait on each other's locks.
     private func writer(of request: PreparedRequest) -> Int {
         var hasher = Hasher()
-        hasher.combine(request.elements.first?.distinctID)
+        if case .deleteProfile(let distinctID) = request.lifecycle {
+            hasher.combine(distinctID)  // with the profile's writes, in order
+        } else {
+            hasher.combine(request.elements.first?.distinctID)
+        }
         return Int(UInt(bitPattern: hasher.finalize()) % UInt(committers.count))
     }
 
@@ -121,16 +125,18 @@ public final class PostgresStore: ProfileStore {
         guard let times else { return nil }
         let rows = try await pooled { client, logger in
             try await client.query(PostgresQuery(unsafeSQL: """
-                SELECT name, \(PostgresValue.selectColumns) FROM properties
+                SELECT name, \(PostgresValue.selectColumns), request FROM properties
                 WHERE workspace = $1 AND version = $2 AND distinct_id = $3 ORDER BY name COLLATE "C"
                 """, binds: PostgresBindings([workspace, version, distinctID])), logger: logger)
-                .collect().map { try $0.decode((String, String, String?, String?, Bool?, Int64?, String?).self) }
+                .collect().map { try $0.decode((String, String, String?, String?, Bool?, Int64?, String?, String?).self) }
         }
-        let properties = try rows.map { row in
-            (name: row.0, value: try PostgresValue.read((row.1, row.2, row.3, row.4, row.5, row.6)))
+        var profile = Profile(distinctID: distinctID, properties: [],
+                              createdAt: Date(epochMilliseconds: times.0), updatedAt: Date(epochMilliseconds: times.1))
+        for row in rows {
+            profile.properties.append((row.0, try PostgresValue.read((row.1, row.2, row.3, row.4, row.5, row.6))))
+            if let request = row.7.flatMap(UUID.init(uuidString:)) { profile.lastChangedBy[row.0] = request }
         }
-        return Profile(distinctID: distinctID, properties: properties,
-                       createdAt: Date(epochMilliseconds: times.0), updatedAt: Date(epochMilliseconds: times.1))
+        return profile
     }
 
     /// The stored record of a request.
@@ -157,6 +163,21 @@ public final class PostgresStore: ProfileStore {
         for (name, typeName) in rows { types[name] = try PropertyType(stored: typeName) }
         return types
     }
+
+    /// Deletes up to `limit` records received before `cutoff` (through `requests_by_time`).
+    public func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int {
+        let (before, limit) = (cutoff.epochMilliseconds, limit)
+        return try await pooled { client, logger in
+            try await client.query("""
+                DELETE FROM requests WHERE (workspace, version, id) IN (
+                    SELECT workspace, version, id FROM requests WHERE received_at < \(before) LIMIT \(limit))
+                RETURNING 1
+                """, logger: logger).collect().count
+        }
+    }
+
+    /// Nothing to reclaim: a drop deletes its values in its own transaction (``PostgresTransaction/dropProperty(_:)``).
+    public func reclaimDroppedValues(limit: Int) async throws -> Bool { false }
 
     /// Commits what is queued, then closes every connection.
     public func close() async throws {

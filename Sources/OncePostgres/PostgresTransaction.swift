@@ -13,6 +13,8 @@ struct PostgresTransaction: StoreTransaction {
     let session: PostgresSession
     let namespace: Namespace
     let now: Int64
+    /// The request's id, written beside each value it changes (provenance, SPEC §9).
+    let request: String
     var types: TypeLookup
     /// What the batch did before its requests ran.
     let start: BatchStart
@@ -23,6 +25,7 @@ struct PostgresTransaction: StoreTransaction {
         self.types = TypeLookup(cache: cache, namespace: request.namespace, known: start.types)
         self.namespace = request.namespace
         self.now = request.receivedAt.epochMilliseconds
+        self.request = request.id.lowercaseString
     }
 
     /// Registration and the read-back are two statements: under READ COMMITTED
@@ -53,12 +56,13 @@ struct PostgresTransaction: StoreTransaction {
     func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
         let keys = values.map { PropertyKey(namespace, distinctID, $0.name) }
         if let setOnce = start.setOnce { return keys.map(setOnce.claim) }
-        var inserted = try Self.insertOnce(zip(keys, values).map { ($0, $1.value, now) }, in: session)
+        var inserted = try Self.insertOnce(zip(keys, values).map { ($0, $1.value, now, request) }, in: session)
         return keys.map { inserted.remove($0) != nil }
     }
 
     /// Inserts each row unless its property is set; returns the keys of those it inserted.
-    static func insertOnce(_ rows: [(key: PropertyKey, value: PropertyValue, now: Int64)], in session: PostgresSession) throws -> Set<PropertyKey> {
+    static func insertOnce(_ rows: [(key: PropertyKey, value: PropertyValue, now: Int64, request: String)],
+                           in session: PostgresSession) throws -> Set<PropertyKey> {
         let inserted = try session.insert(rows, head: insertColumns, tail: " ON CONFLICT DO NOTHING RETURNING \(PropertyKey.columns)") { row, first, binds in
             binds.append(row.key.workspace)
             binds.append(row.key.version)
@@ -66,7 +70,8 @@ struct PostgresTransaction: StoreTransaction {
             binds.append(row.key.name)
             PostgresValue.bind(row.value, into: &binds)
             binds.append(row.now)
-            return "($\(first), $\(first + 1), $\(first + 2), $\(first + 3), \(PostgresValue.placeholders(from: first + 4)), $\(first + 11))"
+            binds.append(row.request)
+            return "($\(first), $\(first + 1), $\(first + 2), $\(first + 3), \(PostgresValue.placeholders(from: first + 4)), $\(first + 11), $\(first + 12))"
         }
         return Set(try inserted.map(PropertyKey.init(row:)))
     }
@@ -81,13 +86,14 @@ struct PostgresTransaction: StoreTransaction {
 
     func editList(_ op: Op, _ distinctID: String, _ name: String, _ elements: [PropertyValue]) throws -> ListEditResult {
         if op == .remove {
-            let removed = try run(Self.removeElements, distinctID, name, PostgresValue.keysJSON(elements), now)
+            let removed = try run(Self.removeElements, distinctID, name, PostgresValue.keysJSON(elements), now, request)
             return removed.metadata.rows == 1 ? .edited : .unchanged
         }
         let new = ListEdit.appending(elements, to: []) ?? []
         var binds = bindings(distinctID, name)
         PostgresValue.bind(.list(new), into: &binds)
         binds.append(now)
+        binds.append(request)
         binds.append(Validator.maxListCount)
         guard let row = try session.run(Self.appendElements, binds: binds).rows.first else { return .unchanged }
         return try row.decode(Bool.self) ? .edited : .tooLong
@@ -95,6 +101,40 @@ struct PostgresTransaction: StoreTransaction {
 
     func delete(_ distinctID: String, _ name: String) throws -> Bool {
         try run(Self.deleteProperty, distinctID, name).metadata.rows == 1
+    }
+
+    /// Locks the profile, deletes its values and itself, then rewrites each
+    /// record of the namespace that names it. Records here keep SPEC §3's
+    /// form, distinct_ids inline, so finding them reads the namespace's
+    /// records (as many as retention keeps); on SQLite they point at profile ids instead.
+    func eraseProfile(_ distinctID: String) throws -> Bool {
+        let existed = try !run(Self.lockProfile, distinctID).rows.isEmpty
+        if existed {
+            try run(Self.deleteValues, distinctID)
+            try run(Self.deleteProfile, distinctID)
+        }
+        let mention = #""distinct_id":"# + JSON.string(distinctID).text
+        for row in try run(Self.selectMentioning, mention).rows {
+            let (id, received, text) = try row.decode((String, Int64, String).self)
+            guard let uuid = UUID(uuidString: id) else { continue }
+            var record = try RequestRecord(id: uuid, receivedAtMilliseconds: received, storedResults: text)
+            for index in record.results.indices where record.results[index].distinctID == distinctID {
+                record.results[index].distinctID = nil
+            }
+            try run(Self.updateResults, id, record.resultsJSON.text)
+        }
+        return existed
+    }
+
+    /// Unregisters the type and deletes every value of the property in this
+    /// transaction: values here are keyed by name, so a value written anew
+    /// after the drop would meet an old row (SQLite's name ids hide them
+    /// instead). The drop count tells every process to forget its cached types.
+    func dropProperty(_ name: String) throws -> Bool {
+        guard try run(Self.deleteType, name).metadata.rows == 1 else { return false }
+        try run(Self.deleteNamed, name)
+        try session.run(Self.countDrop)
+        return true
     }
 
     /// Nothing to do per request: ``BatchCommit`` writes the records of the
@@ -108,7 +148,7 @@ struct PostgresTransaction: StoreTransaction {
             binds.append(row.namespace.version.rawValue)
             binds.append(row.record.id.lowercaseString)
             binds.append(row.record.receivedAt.epochMilliseconds)
-            binds.append(JSON.array(row.record.results.map(\.json)).text)
+            binds.append(row.record.resultsJSON.text)
             return "(" + (first..<first + 5).map { "$\($0)" }.joined(separator: ", ") + ")"
         }
     }
@@ -123,12 +163,13 @@ struct PostgresTransaction: StoreTransaction {
         return try session.run(sql, binds: binds)
     }
 
-    /// Runs a statement over `(namespace, distinct_id, name, value columns…, now)`.
+    /// Runs a statement over `(namespace, distinct_id, name, value columns…, now, request)`.
     @discardableResult
     private func write(_ sql: String, _ distinctID: String, _ name: String, _ value: PropertyValue) throws -> PostgresQueryResult {
         var binds = bindings(distinctID, name)
         PostgresValue.bind(value, into: &binds)
         binds.append(now)
+        binds.append(request)
         return try session.run(sql, binds: binds)
     }
 
@@ -151,14 +192,15 @@ struct PostgresTransaction: StoreTransaction {
     static let selectType = "SELECT type FROM property_types WHERE workspace = $1 AND version = $2 AND name = $3"
     static let insertColumns = """
         INSERT INTO properties AS p (workspace, version, distinct_id, name,
-            type, text, number, fractional, instant, list, list_keys, updated_at) VALUES
+            type, text, number, fractional, instant, list, list_keys, updated_at, request) VALUES
         """
-    private static let insertProperty = insertColumns + " ($1, $2, $3, $4, \(PostgresValue.placeholders(from: 5)), $12)"
+    private static let insertProperty = insertColumns + " ($1, $2, $3, $4, \(PostgresValue.placeholders(from: 5)), $12, $13)"
     /// Changes nothing (and counts no row) when the same value, in the same written form, is already there.
     static let upsertSet = insertProperty + """
          ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
             type = excluded.type, text = excluded.text, number = excluded.number, fractional = excluded.fractional,
-            instant = excluded.instant, list = excluded.list, list_keys = excluded.list_keys, updated_at = excluded.updated_at
+            instant = excluded.instant, list = excluded.list, list_keys = excluded.list_keys, updated_at = excluded.updated_at,
+            request = excluded.request
         WHERE (p.type, p.text, p.number, p.fractional, p.list_keys)
             IS DISTINCT FROM (excluded.type, excluded.text, excluded.number, excluded.fractional, excluded.list_keys)
             OR p.list::text IS DISTINCT FROM excluded.list::text
@@ -167,7 +209,7 @@ struct PostgresTransaction: StoreTransaction {
     static let upsertAdd = insertProperty + """
          ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
             number = p.number + excluded.number, fractional = p.fractional OR excluded.fractional,
-            updated_at = excluded.updated_at
+            updated_at = excluded.updated_at, request = excluded.request
         """
     /// The elements of `excluded.list` whose keys the stored list lacks, in order.
     private static let newElements = """
@@ -180,7 +222,7 @@ struct PostgresTransaction: StoreTransaction {
          FROM jsonb_array_elements(excluded.list_keys) WITH ORDINALITY AS k(value, position)
          WHERE NOT p.list_keys @> jsonb_build_array(k.value))
         """
-    private static let fits = "jsonb_array_length(p.list_keys) + jsonb_array_length(\(newKeys)) <= $13"
+    private static let fits = "jsonb_array_length(p.list_keys) + jsonb_array_length(\(newKeys)) <= $14"
     /// Updates only when some element is new. A list that would outgrow the cap
     /// is rewritten unchanged, so the returned row tells: it holds every sent
     /// key when the append happened, not when it was refused.
@@ -188,7 +230,8 @@ struct PostgresTransaction: StoreTransaction {
          ON CONFLICT (workspace, version, distinct_id, name) DO UPDATE SET
             list = CASE WHEN \(fits) THEN p.list || \(newElements) ELSE p.list END,
             list_keys = CASE WHEN \(fits) THEN p.list_keys || \(newKeys) ELSE p.list_keys END,
-            updated_at = CASE WHEN \(fits) THEN excluded.updated_at ELSE p.updated_at END
+            updated_at = CASE WHEN \(fits) THEN excluded.updated_at ELSE p.updated_at END,
+            request = CASE WHEN \(fits) THEN excluded.request ELSE p.request END
         WHERE NOT p.list_keys @> excluded.list_keys
         RETURNING list_keys @> $11::jsonb
         """
@@ -200,10 +243,22 @@ struct PostgresTransaction: StoreTransaction {
             list_keys = (SELECT coalesce(jsonb_agg(k.value ORDER BY k.position), '[]'::jsonb)
                          FROM jsonb_array_elements(p.list_keys) WITH ORDINALITY AS k(value, position)
                          WHERE NOT $5::jsonb @> jsonb_build_array(k.value)),
-            updated_at = $6
+            updated_at = $6, request = $7
         WHERE \(key) AND name = $4 AND type = 'list'
             AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.list_keys) AS k(value)
                         WHERE $5::jsonb @> jsonb_build_array(k.value))
         """
     static let deleteProperty = "DELETE FROM properties WHERE \(key) AND name = $4"
+    static let lockProfile = "SELECT 1 FROM profiles WHERE \(key) FOR UPDATE"
+    static let deleteValues = "DELETE FROM properties WHERE \(key)"
+    static let deleteProfile = "DELETE FROM profiles WHERE \(key)"
+    static let selectMentioning = """
+        SELECT id, received_at, results FROM requests WHERE workspace = $1 AND version = $2 AND strpos(results, $3) > 0
+        """
+    static let updateResults = "UPDATE requests SET results = $4 WHERE workspace = $1 AND version = $2 AND id = $3"
+    static let deleteType = "DELETE FROM property_types WHERE workspace = $1 AND version = $2 AND name = $3"
+    static let deleteNamed = "DELETE FROM properties WHERE workspace = $1 AND version = $2 AND name = $3"
+    static let countDrop = "UPDATE onced_state SET value = value + 1 WHERE key = 'type_drops'"
+    /// Read at the start of every batch; the share lock makes a drop wait until batches that read the old count commit.
+    static let selectDrops = "SELECT value FROM onced_state WHERE key = 'type_drops' FOR SHARE"
 }

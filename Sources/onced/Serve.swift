@@ -39,11 +39,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A candidate rules directory run beside the live rules on every write, never written (GET …/rules/shadow).")
     var shadowRules: String?
 
+    @Option(help: "Days request records are kept (0: forever); older ones are deleted in the background and answer 404.")
+    var recordRetention = 30
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
         guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be positive") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        guard (0...36_500).contains(recordRetention) else { throw ValidationError("--record-retention must be 0 (forever) to 36500 days") }
         _ = try developmentKeys()
     }
 
@@ -87,6 +91,8 @@ struct Serve: AsyncParsableCommand {
         )
         var services: [any Service] = [app, RuleWatcher(runtimes: [runtime, shadowRuntime].compactMap { $0 })]
         if let shadow { services.append(ShadowWorker(shadow: shadow)) }
+        let retention: Duration? = recordRetention == 0 ? nil : .seconds(recordRetention * 86_400)
+        services.append(MaintenanceWorker(maintenance: StoreMaintenance(store: store, recordRetention: retention), logger: logger))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -124,6 +130,19 @@ struct RuleWatcher: Service {
         defer { for watcher in watchers { watcher.cancel() } }
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             for runtime in runtimes { runtime.reload() }
+        }
+    }
+}
+
+/// Deletes expired request records and reclaims dropped properties' rows until shutdown.
+struct MaintenanceWorker: Service {
+    let maintenance: StoreMaintenance
+    let logger: Logger
+
+    func run() async throws {
+        let logger = logger
+        await cancelWhenGracefulShutdown {
+            await maintenance.run { logger.warning("store maintenance failed (tried again later): \($0)") }
         }
     }
 }

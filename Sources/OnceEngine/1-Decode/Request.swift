@@ -111,3 +111,10 @@ public struct WriteRequest: Sendable {
         self.elements = elements
     }
 }
+
+extension WriteRequest {
+    /// (distinct_id, op) of each op of each element, in order: one request record entry each.
+    var targets: [(distinctID: String, op: Op)] {
+        elements.flatMap { element in element.ops.map { (element.distinctID, $0.op) } }
+    }
+}

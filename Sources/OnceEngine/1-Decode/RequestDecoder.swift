@@ -104,6 +104,11 @@ public enum RequestDecoder {
     public static func distinctID(in object: JSONObject) throws(DecodeError) -> String {
         guard let value = object["distinct_id"] else { throw DecodeError("missing distinct_id") }
         guard let id = value.stringValue else { throw DecodeError("distinct_id must be a string") }
+        return try distinctID(id)
+    }
+
+    /// `id` if it can name a profile: non-empty, at most 255 characters, without U+0000.
+    public static func distinctID(_ id: String) throws(DecodeError) -> String {
         guard !id.isEmpty else { throw DecodeError("distinct_id must not be empty") }
         guard !Validator.holdsNUL(id) else { throw DecodeError("distinct_id must not contain U+0000") }
         guard !Validator.exceedsLength(id, maxDistinctIDLength) else {

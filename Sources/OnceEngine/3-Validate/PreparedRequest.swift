@@ -14,6 +14,8 @@ public struct PreparedRequest: Sendable {
     public var receivedAt: Date
     /// One per profile written.
     public var elements: [PreparedElement]
+    /// A lifecycle action instead of elements (SPEC §9).
+    public var lifecycle: LifecycleAction?
 
     /// Creates a value from its parts.
     public init(id: UUID, namespace: Namespace, receivedAt: Date, elements: [PreparedElement]) {
@@ -21,6 +23,12 @@ public struct PreparedRequest: Sendable {
         self.namespace = namespace
         self.receivedAt = receivedAt
         self.elements = elements
+    }
+
+    /// A request that carries out `action` and nothing else.
+    public init(id: UUID = .timeOrdered(), namespace: Namespace, receivedAt: Date = Date(), lifecycle action: LifecycleAction) {
+        self.init(id: id, namespace: namespace, receivedAt: receivedAt, elements: [])
+        lifecycle = action
     }
 }
 

@@ -10,6 +10,9 @@ public struct Profile: Sendable, Equatable {
     public var createdAt: Date
     /// When a stored value last changed.
     public var updatedAt: Date
+    /// The request that last changed each property, where the store knows it
+    /// (values migrated from before storage v2 have none): SPEC §9's provenance.
+    public var lastChangedBy: [String: UUID] = [:]
 
     /// Creates a value from its parts.
     public init(distinctID: String, properties: [(name: String, value: PropertyValue)], createdAt: Date, updatedAt: Date) {
@@ -48,6 +51,12 @@ public protocol ProfileStore: Sendable {
     func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile?
     func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord?
     func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType]
+    /// Deletes up to `limit` request records received before `cutoff`, in one
+    /// short step; how many it deleted (SPEC §5's record retention).
+    func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int
+    /// Deletes up to `limit` stored values of properties dropped earlier (they
+    /// are invisible already), in one short step; false once none is left.
+    func reclaimDroppedValues(limit: Int) async throws -> Bool
     /// Waits for writes in flight, then releases the store. Later calls fail.
     func close() async throws
     /// Why the store refuses every write until restart (``StoreError/degraded(_:)``), or nil while it is healthy.

@@ -48,6 +48,15 @@ package enum RequestApplier {
     }
 
     package static func apply<Transaction: StoreTransaction>(_ request: PreparedRequest, in transaction: inout Transaction) throws -> RequestRecord {
+        if let action = request.lifecycle {
+            let lifecycle = switch action {
+            case .deleteProfile(let distinctID): LifecycleResult(kind: .delete, changed: try transaction.eraseProfile(distinctID))
+            case .dropProperty(let name): LifecycleResult(kind: .dropProperty, property: name, changed: try transaction.dropProperty(name))
+            }
+            let record = RequestRecord(id: request.id, receivedAt: request.receivedAt, results: [], lifecycle: lifecycle)
+            try transaction.save(record)
+            return record
+        }
         var results: [OpResult] = []
         for element in request.elements {
             results.append(contentsOf: try apply(element, in: &transaction))

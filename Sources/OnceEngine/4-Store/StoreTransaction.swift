@@ -26,6 +26,12 @@ package protocol StoreTransaction {
     mutating func editList(_ op: Op, _ distinctID: String, _ name: String, _ elements: [PropertyValue]) throws -> ListEditResult
     /// Deletes the property; whether there was one.
     mutating func delete(_ distinctID: String, _ name: String) throws -> Bool
+    /// Erases the profile and every value it holds, and every trace of its
+    /// distinct_id in earlier records (SPEC §9); whether there was such a profile.
+    mutating func eraseProfile(_ distinctID: String) throws -> Bool
+    /// Removes the property from every profile of the namespace and unregisters
+    /// its type, visibly at once (the rows may go later); whether it was registered.
+    mutating func dropProperty(_ name: String) throws -> Bool
     mutating func save(_ record: RequestRecord) throws
 }
 

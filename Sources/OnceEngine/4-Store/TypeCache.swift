@@ -2,9 +2,10 @@ import Synchronization
 
 /// Registered property types known to this process.
 ///
-/// A registration never changes once made (SPEC §1), so an entry can never go
-/// stale, even with other processes writing the same store: the cache only
-/// saves the lookup. Entries are added only after the transaction that read or
+/// A registration changes only when its property is dropped (SPEC §9), so an
+/// entry stays good, even with other processes writing the same store, until
+/// the store's drop count moves (``check(drops:)``): the cache only saves the
+/// lookup. Entries are added only after the transaction that read or
 /// registered them has committed. It holds at most ``capacity`` entries and
 /// starts afresh past that, so a stream of new names cannot grow it without end.
 package final class TypeCache: Sendable {
@@ -18,24 +19,40 @@ package final class TypeCache: Sendable {
         }
     }
 
-    private let types = Mutex<[Key: PropertyType]>([:])
+    private struct Entries {
+        var types: [Key: PropertyType] = [:]
+        /// The store's drop count when these were learned.
+        var drops: Int64 = 0
+    }
+
+    private let entries = Mutex(Entries())
     package let capacity: Int
 
     package init(capacity: Int = 100_000) {
         self.capacity = capacity
     }
 
-    package var count: Int { types.withLock { $0.count } }
+    package var count: Int { entries.withLock { $0.types.count } }
 
     package func type(of name: String, in namespace: Namespace) -> PropertyType? {
-        types.withLock { $0[Key(namespace: namespace, name: name)] }
+        entries.withLock { $0.types[Key(namespace: namespace, name: name)] }
     }
 
     package func remember(_ learned: [Key: PropertyType]) {
         guard !learned.isEmpty else { return }
-        types.withLock { types in
-            if types.count + learned.count > capacity { types.removeAll(keepingCapacity: true) }
-            types.merge(learned) { old, _ in old }
+        entries.withLock { entries in
+            if entries.types.count + learned.count > capacity { entries.types.removeAll(keepingCapacity: true) }
+            entries.types.merge(learned) { old, _ in old }
+        }
+    }
+
+    /// Forgets every type when the store's drop count differs from the one
+    /// they were learned under. Call in each write transaction before its requests run.
+    package func check(drops: Int64) {
+        entries.withLock { entries in
+            guard entries.drops != drops else { return }
+            entries.types.removeAll(keepingCapacity: true)
+            entries.drops = drops
         }
     }
 }

@@ -36,15 +36,15 @@ public struct PropertyResult: Sendable, Equatable {
 
 /// The results of one op key of one element.
 public struct OpResult: Sendable, Equatable {
-    /// The profile the op applied to.
-    public var distinctID: String
+    /// The profile the op applied to; nil once that profile is erased (SPEC §9).
+    public var distinctID: String?
     /// Which op key.
     public var op: Op
     /// One result per property, in the order sent (rule-added ones last).
     public var properties: [PropertyResult]
 
     /// Creates a value from its parts.
-    public init(distinctID: String, op: Op, properties: [PropertyResult]) {
+    public init(distinctID: String?, op: Op, properties: [PropertyResult]) {
         self.distinctID = distinctID
         self.op = op
         self.properties = properties
@@ -59,14 +59,54 @@ public struct RequestRecord: Sendable, Equatable {
     public var receivedAt: Date
     /// One entry per (element, op key), in op order.
     public var results: [OpResult]
+    /// A lifecycle action's one entry (its `results` are empty).
+    public var lifecycle: LifecycleResult?
 
     /// Creates a value from its parts.
-    public init(id: UUID, receivedAt: Date, results: [OpResult]) {
+    public init(id: UUID, receivedAt: Date, results: [OpResult], lifecycle: LifecycleResult? = nil) {
         self.id = id
         self.receivedAt = receivedAt
         self.results = results
+        self.lifecycle = lifecycle
     }
 
     /// Results of every op in order, flattened: handy for tests and summaries.
     public var propertyResults: [PropertyResult] { results.flatMap(\.properties) }
+}
+
+/// SPEC §9's lifecycle writes. Each goes through the store's commit like any
+/// write, after the writes queued before it, and leaves a record of one entry.
+public enum LifecycleAction: Sendable, Equatable {
+    /// Erase the profile with this distinct_id and all its properties.
+    case deleteProfile(String)
+    /// Remove this property from every profile of the namespace and unregister its type.
+    case dropProperty(String)
+}
+
+/// A lifecycle action's record entry. It never names an erased profile.
+public struct LifecycleResult: Sendable, Equatable {
+    /// The entry's `op`.
+    public enum Kind: String, Sendable {
+        case delete
+        case dropProperty = "drop_property"
+    }
+
+    public var kind: Kind
+    /// The dropped property's name (`drop_property` only).
+    public var property: String?
+    /// Whether there was a profile to erase or a property to drop; else the outcome is `unchanged`.
+    public var changed: Bool
+
+    /// Creates a value from its parts.
+    public init(kind: Kind, property: String? = nil, changed: Bool) {
+        self.kind = kind
+        self.property = property
+        self.changed = changed
+    }
+
+    /// The entry `outcome`: `deleted`, `dropped` or `unchanged`.
+    public var outcome: String {
+        guard changed else { return "unchanged" }
+        return kind == .delete ? "deleted" : "dropped"
+    }
 }

@@ -12,7 +12,7 @@ extension OpResult {
             properties.append(.init(result.name, .object(JSONObject(fields))))
         }
         return .object(JSONObject([
-            .init("distinct_id", .string(distinctID)),
+            .init("distinct_id", distinctID.map(JSON.string) ?? .null),
             .init("op", .string(op.rawValue)),
             .init("properties", .object(JSONObject(properties))),
         ]))
@@ -20,8 +20,14 @@ extension OpResult {
 
     /// Reads back the form ``json`` writes.
     public init(json: JSON) throws(DecodeError) {
+        // A null distinct_id: the profile was erased (SPEC §9).
+        let distinctID: String?
+        switch json.objectValue?["distinct_id"] {
+        case .string(let text)?: distinctID = text
+        case .null?: distinctID = nil
+        default: throw DecodeError("malformed stored op result")
+        }
         guard let object = json.objectValue,
-              let distinctID = object["distinct_id"]?.stringValue,
               let op = object["op"]?.stringValue.flatMap(Op.init(rawValue:)),
               let properties = object["properties"]?.objectValue else {
             throw DecodeError("malformed stored op result")
@@ -39,6 +45,26 @@ extension OpResult {
     }
 }
 
+extension LifecycleResult {
+    /// `{"distinct_id": null, "op": "delete", "outcome"}` or `{"op": "drop_property", "property", "outcome"}` (SPEC §9).
+    public var json: JSON {
+        switch kind {
+        case .delete:
+            .object(JSONObject([.init("distinct_id", .null), .init("op", .string(kind.rawValue)), .init("outcome", .string(outcome))]))
+        case .dropProperty:
+            .object(JSONObject([.init("op", .string(kind.rawValue)), .init("property", .string(property ?? "")),
+                                .init("outcome", .string(outcome))]))
+        }
+    }
+
+    /// Reads back the form ``json`` writes, or nil when `json` is an op's entry.
+    init?(json: JSON) throws(DecodeError) {
+        guard let object = json.objectValue, let kind = object["op"]?.stringValue.flatMap(Kind.init(rawValue:)) else { return nil }
+        guard let outcome = object["outcome"]?.stringValue else { throw DecodeError("malformed stored lifecycle entry") }
+        self.init(kind: kind, property: object["property"]?.stringValue, changed: outcome != "unchanged")
+    }
+}
+
 extension RequestRecord {
     /// `{"request_id", "status": "processed", "results": [...]}` (SPEC §3).
     public var json: JSON {
@@ -46,8 +72,13 @@ extension RequestRecord {
             .init("request_id", .string(id.lowercaseString)),
             .init("status", .string("processed")),
             .init("received_at", .string(ISODate.utcText(milliseconds: receivedAt.epochMilliseconds))),
-            .init("results", .array(results.map(\.json))),
+            .init("results", resultsJSON),
         ]))
+    }
+
+    /// The `results` array: a lifecycle action's one entry, or one entry per op.
+    package var resultsJSON: JSON {
+        .array(lifecycle.map { [$0.json] } ?? results.map(\.json))
     }
 }
 
@@ -57,6 +88,10 @@ extension RequestRecord {
     package init(id: UUID, receivedAtMilliseconds: Int64, storedResults: String) throws {
         guard case .array(let entries)? = try? JSONParser.parse(storedResults) else {
             throw StoreError.corrupt("request record \(id) is not a JSON array")
+        }
+        if entries.count == 1, let lifecycle = try LifecycleResult(json: entries[0]) {
+            self.init(id: id, receivedAt: Date(epochMilliseconds: receivedAtMilliseconds), results: [], lifecycle: lifecycle)
+            return
         }
         self.init(id: id, receivedAt: Date(epochMilliseconds: receivedAtMilliseconds),
                   results: try entries.map { try OpResult(json: $0) })

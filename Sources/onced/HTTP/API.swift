@@ -44,6 +44,8 @@ struct API: Sendable {
         let others: [Route] = [
             (.post, "/v1/:wsid/:version/profiles/properties/batch", { try await batch($0, $1) }),
             (.get, "/v1/:wsid/:version/profiles/:distinct_id", { try await profile($0, $1) }),
+            (.delete, "/v1/:wsid/:version/profiles/:distinct_id", { try await deleteProfile($0, $1) }),
+            (.delete, "/v1/:wsid/:version/properties/:name", { try await dropProperty($0, $1) }),
             (.get, "/v1/:wsid/:version/requests/:request_id", { try await record($0, $1) }),
             (.get, "/v1/:wsid/:version/properties", { try await properties($0, $1) }),
             (.post, "/v1/:wsid/:version/rules/preview", { try await preview($0, $1) }),
@@ -95,6 +97,28 @@ struct API: Sendable {
         ])), status: .accepted)
     }
 
+    /// SPEC §9: the profile erased, durable (and on SQLite gone from the files) before the 202.
+    private func deleteProfile(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        let distinctID: String
+        do {
+            distinctID = try RequestDecoder.distinctID(try pathParameter("distinct_id", context))
+        } catch let error as DecodeError {
+            throw APIError.badRequest(error.message)
+        }
+        let record = try await engine.deleteProfile(distinctID, in: namespace)
+        return .json(.object(JSONObject([.init("request_id", .string(record.id.lowercaseString))])), status: .accepted)
+    }
+
+    /// SPEC §9: the property gone from every profile and its type unregistered before the 202.
+    private func dropProperty(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        let name = try pathParameter("name", context)
+        if let invalid = Validator.checkName(name) { throw APIError.badRequest(invalid.reason) }
+        let record = try await engine.dropProperty(name, in: namespace)
+        return .json(.object(JSONObject([.init("request_id", .string(record.id.lowercaseString))])), status: .accepted)
+    }
+
     /// SPEC §10: what this write would do now, nothing written. A rule rejecting the
     /// whole request is an answer (200), not a bad request.
     private func preview(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -130,13 +154,23 @@ struct API: Sendable {
     private func profile(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let namespace = try await authorize(request, context)
         let id = try pathParameter("distinct_id", context)
+        let provenance = switch request.uri.queryParameters.get("provenance") {
+        case nil, "false": false
+        case "true": true
+        default: throw APIError.badRequest("provenance must be true or false")
+        }
         guard let profile = try await engine.profile(id, in: namespace) else { throw APIError.notFound("no such profile") }
-        return .json(.object(JSONObject([
+        var members: [JSONObject.Member] = [
             .init("distinct_id", .string(profile.distinctID)),
             .init("properties", .object(JSONObject(profile.properties.map { .init($0.name, $0.value.json) }))),
             .init("created_at", .string(Self.timestamp(profile.createdAt))),
             .init("updated_at", .string(Self.timestamp(profile.updatedAt))),
-        ])))
+        ]
+        if provenance {
+            let changes = try await engine.lastChanges(of: profile, in: namespace)
+            members.append(.init("provenance", .object(JSONObject(changes.map { .init($0.name, $0.change.json) }))))
+        }
+        return .json(.object(JSONObject(members)))
     }
 
     private func record(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

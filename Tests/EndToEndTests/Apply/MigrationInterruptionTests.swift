@@ -50,8 +50,9 @@ import Testing
         #expect(try sqlite(fixture.database, "SELECT count(*) FROM requests") == "\(Self.generated + 5)")
         #expect(try sqlite(fixture.database, "SELECT count(*) FROM profiles") == "\(Self.generated + 4)")
 
-        // Every generated profile, value and record reads back through the daemon.
-        let daemon = try await Daemon.start(directory: directory, store: ["--db", fixture.database])
+        // Every generated profile, value and record reads back through the daemon (whose
+        // retention would delete the generated records at once: they are dated 1970).
+        let daemon = try await Daemon.start(arguments: ["--record-retention", "0"], directory: directory, store: ["--db", fixture.database])
         let base = "/v1/\(Daemon.workspace)/live"
         for index in [1, Self.generated / 2, Self.generated] {
             let profile = try await daemon.get("\(base)/profiles/gen-\(index)", key: fixture.key)

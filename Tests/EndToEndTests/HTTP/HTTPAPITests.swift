@@ -147,7 +147,7 @@ import Testing
             ("not a request id", try await daemon.get("\(Self.base)/requests/xyz"), 404, "not_found"),
             ("unknown route", try await daemon.get("/v2/anything"), 404, "not_found"),
             ("GET on a write path", try await daemon.get(setOnce), 405, "method_not_allowed"),
-            ("DELETE on a profile", try await daemon.request("DELETE", "\(Self.base)/profiles/u"), 405, "method_not_allowed"),
+            ("PUT on a profile", try await daemon.request("PUT", "\(Self.base)/profiles/u", body: "{}"), 405, "method_not_allowed"),
             ("POST on /health", try await daemon.post("/health", "{}"), 405, "method_not_allowed"),
         ]
         for (title, reply, status, code) in cases {
@@ -155,7 +155,7 @@ import Testing
             #expect(reply.errorCode == code, "\(title): \(reply.body)")
             #expect(reply.json?["error"]?.objectValue?["message"]?.stringValue?.isEmpty == false, "\(title)")
         }
-        #expect(cases.filter { $0.2 == 405 }.map { $0.1.headers["Allow"] } == ["POST", "GET, HEAD", "GET, HEAD"])
+        #expect(cases.filter { $0.2 == 405 }.map { $0.1.headers["Allow"] } == ["POST", "GET, DELETE, HEAD", "GET, HEAD"])
         let unauthorized = cases.filter { $0.2 == 401 }.map(\.1.body)
         #expect(Set(unauthorized).count == 1, "401s must not say which part was wrong")
         // Nothing of the refused requests was written.

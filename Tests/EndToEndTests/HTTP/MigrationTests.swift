@@ -57,13 +57,58 @@ import Testing
     /// record (rule outcomes and an unset of a profile that never existed
     /// included) reads back, and its revoked key stays revoked.
     @Test func theLastReleaseOfStorageV1ReadsBackTheSame() async throws {
+        let (daemon, fixture) = try await Self.daemon(on: "storage-v3")
+        try await Self.expectTheSameAnswers(from: daemon, as: fixture)
+    }
+
+    /// The last release before migration v5 (erasure, dropped properties,
+    /// retention): the same answers, and then what v5 adds works on the old
+    /// data — provenance the old release wrote, and the erasure of a profile
+    /// whose distinct_id an old record holds inline.
+    @Test func theLastReleaseBeforeLifecycleReadsBackTheSameAndCanForget() async throws {
+        let (daemon, fixture) = try await Self.daemon(on: "storage-v4")
+        try await Self.expectTheSameAnswers(from: daemon, as: fixture)
+        let base = "/v1/\(Daemon.workspace)/live"
+        let outcomes = try fixture.outcomes.map(parseOutput)
+
+        let ada = try await daemon.get("\(base)/profiles/ada@example.com?provenance=true", key: fixture.key)
+        let provenance = try #require(ada.json?["provenance"]?.objectValue)
+        #expect(provenance["plan"]?.objectValue?["request_id"] == outcomes[0]["request_id"])
+        #expect(provenance["plan"]?.objectValue?["op"] == .string("set_once"))
+        #expect(provenance["city"]?.objectValue?["request_id"] == outcomes[1]["request_id"])
+        #expect(provenance["email"]?.objectValue?["rule"] != nil, "a renamed property names its rule: \(provenance)")
+
+        let unset = try #require(outcomes[10]["request_id"]?.stringValue)
+        func unsetTarget() async throws -> JSON? {
+            guard case .array(let entries)? = try await daemon.get("\(base)/requests/\(unset)", key: fixture.key).json?["results"] else { return nil }
+            return entries.first?.objectValue?["distinct_id"]
+        }
+        #expect(try await unsetTarget() == .string("ghost@example.com"))
+        let erased = try await daemon.request("DELETE", "\(base)/profiles/ghost%40example.com", key: fixture.key)
+        #expect(erased.status == 202, "\(erased.body)")
+        #expect(try await daemon.get("\(base)/profiles/ghost%40example.com", key: fixture.key).status == 404)
+        #expect(try await unsetTarget() == .null)
+        for file in [fixture.database, fixture.database + "-wal"] {
+            let bytes = FileManager.default.contents(atPath: file) ?? Data()
+            #expect(bytes.range(of: Data("ghost@example.com".utf8)) == nil, "\(file) still holds the erased distinct_id")
+        }
+    }
+
+    static let otherKey = "other-key"
+
+    /// A daemon on a copy of the fixture `name`, the other workspace's key being `otherKey` (as when it was written).
+    static func daemon(on name: String) async throws -> (Daemon, StorageFixture) {
         let directory = TemporaryDirectory()
-        let fixture = try StorageFixture.copy("storage-v3", to: directory)
-        let otherKey = "other-key"
+        let fixture = try StorageFixture.copy(name, to: directory)
         let daemon = try await Daemon.start(arguments: ["--api-key", "\(Daemon.otherWorkspace):\(otherKey)"],
                                             directory: directory, store: ["--db", fixture.database])
-        func key(for path: String) -> String { path.contains(Daemon.otherWorkspace) ? otherKey : fixture.key }
+        return (daemon, fixture)
+    }
 
+    /// Every read of the fixture's `reads.jsonl` answers as the old release
+    /// did, every record reads back as it printed it, and its revoked key stays revoked.
+    static func expectTheSameAnswers(from daemon: Daemon, as fixture: StorageFixture) async throws {
+        func key(for path: String) -> String { path.contains(Daemon.otherWorkspace) ? otherKey : fixture.key }
         for line in try fixture.lines("reads.jsonl") {
             let read = try parseOutput(line)
             let path = try #require(read["path"]?.stringValue)
@@ -86,4 +131,3 @@ import Testing
         #expect(keys.lines.count == 2 && keys.lines.filter { $0.contains("revoked") }.count == 1, "\(keys.stdout)")
     }
 }
-

@@ -2,7 +2,8 @@ import Foundation
 
 /// A database written by an earlier release, with the outcomes and the key it
 /// printed (each fixture's README says how it was made): `storage-v1`, the
-/// release before key ids, and `storage-v3`, the last release of storage v1.
+/// release before key ids, `storage-v3`, the last release of storage v1, and
+/// `storage-v4`, the last release before migration v5 (SPEC §9's lifecycle).
 struct StorageFixture {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Fixtures").standardized

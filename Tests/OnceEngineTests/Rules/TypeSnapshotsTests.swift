@@ -15,6 +15,8 @@ import Testing
         func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? { try await inner.profile(distinctID, in: namespace) }
         func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord? { try await inner.record(requestID, in: namespace) }
         func close() async throws { try await inner.close() }
+        func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int { try await inner.deleteRecords(receivedBefore: cutoff, limit: limit) }
+        func reclaimDroppedValues(limit: Int) async throws -> Bool { try await inner.reclaimDroppedValues(limit: limit) }
         func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
             reads.wrappingAdd(1, ordering: .relaxed)
             try await Task.sleep(for: .milliseconds(50))

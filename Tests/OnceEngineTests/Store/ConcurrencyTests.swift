@@ -201,7 +201,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         let results = records.flatMap(\.results)
-        for profile in Set(results.map(\.distinctID)) {
+        for profile in Set(results.compactMap(\.distinctID)) {
             let written = results.filter { $0.distinctID == profile }
             let stored = try #require(try await engines[0].profile(profile, in: namespace))
             let adds = written.filter { $0.op == .add }.count

@@ -57,6 +57,28 @@ import Testing
         ]), OpResult(distinctID: "gone", op: .unset, properties: [PropertyResult(name: "e", outcome: .unchanged)])]
         let stored = String(decoding: StoredRecord.encode(results) { $0 == "u" ? .integer(7) : .string($0) }, as: UTF8.self)
         #expect(stored == #"[[7,"set_once",[["a",0],["b",2,"why"],["c",4,null,"r"],["d",6]]],["gone","unset",[["e",1]]]]"#)
-        #expect(try StoredRecord.decode(stored) { $0 == 7 ? "u" : nil } == results)
+        guard case .ops(let decoded) = try StoredRecord.decode(stored, distinctID: { $0 == 7 ? "u" : nil }) else {
+            Issue.record("an op record read back as a lifecycle entry")
+            return
+        }
+        #expect(decoded == results)
+        // Profile 7 erased: its entry reads as null, the rest unchanged.
+        guard case .ops(let erased) = try StoredRecord.decode(stored, distinctID: { _ in nil }) else { return }
+        #expect(erased.map(\.distinctID) == [nil, "gone"])
+        #expect(erased.map(\.properties) == results.map(\.properties))
+        #expect(String(decoding: try StoredRecord.erasing("gone", from: stored), as: UTF8.self)
+                == #"[[7,"set_once",[["a",0],["b",2,"why"],["c",4,null,"r"],["d",6]]],[null,"unset",[["e",1]]]]"#)
+    }
+
+    @Test func theStoredLifecycleEntriesArePinned() throws {
+        let delete = String(decoding: StoredRecord.encode(LifecycleResult(kind: .delete, changed: true)), as: UTF8.self)
+        let drop = String(decoding: StoredRecord.encode(LifecycleResult(kind: .dropProperty, property: "plan", changed: false)), as: UTF8.self)
+        #expect(delete == #"[[null,"delete","deleted"]]"#)
+        #expect(drop == #"[[null,"drop_property","unchanged","plan"]]"#)
+        guard case .lifecycle(let entry) = try StoredRecord.decode(drop, distinctID: { _ in nil }) else {
+            Issue.record("a lifecycle entry read back as ops")
+            return
+        }
+        #expect(entry == LifecycleResult(kind: .dropProperty, property: "plan", changed: false))
     }
 }

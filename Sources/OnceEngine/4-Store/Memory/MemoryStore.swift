@@ -86,6 +86,22 @@ public final class MemoryStore: ProfileStore {
         state.withLock { $0.spaces[namespace]?.types ?? [:] }
     }
 
+    public func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int {
+        state.withLock { state in
+            var deleted = 0
+            for (namespace, space) in state.spaces {
+                for (id, record) in space.records where record.receivedAt < cutoff && deleted < limit {
+                    state.spaces[namespace]?.records[id] = nil
+                    deleted += 1
+                }
+            }
+            return deleted
+        }
+    }
+
+    /// A drop removes the values at once here: nothing is left to reclaim.
+    public func reclaimDroppedValues(limit: Int) async throws -> Bool { false }
+
     /// Refuses later writes.
     public func close() async throws {
         state.withLock { $0.closed = true }
@@ -146,6 +162,23 @@ struct MemoryTransaction: LockedListEditing {
 
     mutating func delete(_ distinctID: String, _ name: String) throws -> Bool {
         space.profiles[distinctID]?.properties.removeValue(forKey: name) != nil
+    }
+
+    mutating func eraseProfile(_ distinctID: String) throws -> Bool {
+        for (id, record) in space.records where record.results.contains(where: { $0.distinctID == distinctID }) {
+            space.records[id]?.results = record.results.map { result in
+                var result = result
+                if result.distinctID == distinctID { result.distinctID = nil }
+                return result
+            }
+        }
+        return space.profiles.removeValue(forKey: distinctID) != nil
+    }
+
+    mutating func dropProperty(_ name: String) throws -> Bool {
+        guard space.types.removeValue(forKey: name) != nil else { return false }
+        for id in space.profiles.keys { space.profiles[id]?.properties[name] = nil }
+        return true
     }
 
     mutating func save(_ record: RequestRecord) throws {

@@ -4,9 +4,10 @@ import Synchronization
 /// this process.
 ///
 /// A namespace's id never changes and a property name's id and type change
-/// only when the property is dropped, so entries stay good across processes;
-/// they are added only after the transaction that read or made them has
-/// committed. Names are bounded like ``TypeCache``: past ``capacity`` the map starts afresh.
+/// only when the property is dropped, so entries stay good across processes
+/// until the file's drop count moves (``check(drops:)``); they are added only
+/// after the transaction that read or made them has committed. Names are
+/// bounded like ``TypeCache``: past ``capacity`` the map starts afresh.
 final class SQLiteIDs: Sendable {
     struct NameKey: Hashable, Sendable {
         var namespace: Int64
@@ -19,8 +20,14 @@ final class SQLiteIDs: Sendable {
         var type: PropertyType
     }
 
+    private struct Names {
+        var byKey: [NameKey: RegisteredName] = [:]
+        /// The file's drop count when these were learned.
+        var drops: Int64 = 0
+    }
+
     private let namespaces = Mutex<[Namespace: Int64]>([:])
-    private let names = Mutex<[NameKey: RegisteredName]>([:])
+    private let names = Mutex(Names())
     let capacity: Int
 
     init(capacity: Int = 100_000) {
@@ -32,7 +39,24 @@ final class SQLiteIDs: Sendable {
     }
 
     func name(_ key: NameKey) -> RegisteredName? {
-        names.withLock { $0[key] }
+        names.withLock { $0.byKey[key] }
+    }
+
+    /// Forgets a name this process dropped, at once: later requests of the
+    /// same batch must look it up again.
+    func forget(_ key: NameKey) {
+        _ = names.withLock { $0.byKey.removeValue(forKey: key) }
+    }
+
+    /// Forgets every name when the file's drop count differs from the one the
+    /// names were learned under (another process dropped one). Call in each
+    /// write transaction before its requests run.
+    func check(drops: Int64) {
+        names.withLock { names in
+            guard names.drops != drops else { return }
+            names.byKey.removeAll(keepingCapacity: true)
+            names.drops = drops
+        }
     }
 
     /// Call only once the transaction that found these has committed.
@@ -45,8 +69,8 @@ final class SQLiteIDs: Sendable {
         }
         guard !found.isEmpty else { return }
         names.withLock { names in
-            if names.count + found.count > capacity { names.removeAll(keepingCapacity: true) }
-            names.merge(found) { old, _ in old }
+            if names.byKey.count + found.count > capacity { names.byKey.removeAll(keepingCapacity: true) }
+            names.byKey.merge(found) { old, _ in old }
         }
     }
 }

@@ -75,6 +75,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v4: storage v2") { db in
             try StorageV2.migrate(db, progress: progress ?? { _ in })
         }
+        migrator.registerMigration("v5: erasure, dropped properties, retention") { db in
+            try db.execute(sql: StorageV2.lifecycle)
+        }
         return migrator
     }
 }

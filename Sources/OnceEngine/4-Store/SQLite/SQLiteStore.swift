@@ -64,6 +64,8 @@ public final class SQLiteStore: ProfileStore {
             try db.execute(sql: "PRAGMA cache_size = -\(options.pageCacheMiB * 1024)")
             // `RETURNING` collects its rows in a temporary table: on disk by default, which cost more system time than the writes.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // Deleted and overwritten content is zeroed, so an erased profile leaves no bytes in the file (SPEC §9).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator(progress: options.migrationProgress).migrate(pool)
@@ -89,9 +91,13 @@ public final class SQLiteStore: ProfileStore {
     public var fault: String? { diskFault.current }
 
     /// Queues the request for the next group commit; returns once it is durable.
+    /// An erasure returns once its bytes have left the WAL too (SPEC §9): the
+    /// truncating checkpoint runs beside the writer, so only the erasure waits for it.
     public func apply(_ request: PreparedRequest) async throws -> RequestRecord {
         if let reason = diskFault.current { throw StoreError.degraded(reason) }
-        return try await committer.submit(request)
+        let record = try await committer.submit(request)
+        if case .deleteProfile = request.lifecycle { await checkpointer.truncate() }
+        return record
     }
 
     /// Queues every request at once (see ``GroupCommit/submit(contentsOf:)``).
@@ -114,6 +120,7 @@ public final class SQLiteStore: ProfileStore {
             do {
                 try pool.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
+                        ids.check(drops: try SQLiteBinder.integer(db.cachedStatement(sql: Self.selectDrops), in: db) { _ in } ?? 0)
                         for request in batch {
                             func apply() throws -> (RequestRecord, SQLiteTransaction) {
                                 let namespace = try ids.namespace(request.namespace) ?? namespaces[request.namespace]
@@ -128,6 +135,7 @@ public final class SQLiteStore: ProfileStore {
                                 for (name, registered) in transaction.names {
                                     names[.init(namespace: transaction.namespace, name: name)] = registered
                                 }
+                                for name in transaction.dropped { names[.init(namespace: transaction.namespace, name: name)] = nil }
                             } catch let error as DatabaseError where error.isBusy || DiskFault.isFault(error) {
                                 throw error
                             } catch {
@@ -149,6 +157,8 @@ public final class SQLiteStore: ProfileStore {
             }
         }
     }
+
+    static let selectDrops = "SELECT value FROM store_state WHERE key = 'name_drops'"
 
     /// A request of a batch run without savepoints failed: the batch runs again with them.
     private struct RequestFailed: Error {}
@@ -176,14 +186,17 @@ public final class SQLiteStore: ProfileStore {
                 WHERE n.workspace = ? AND n.version = ? AND p.distinct_id = ?
                 """, arguments: [namespace.workspace, namespace.version.rawValue, distinctID]) else { return nil }
             let rows = try Row.fetchAll(db, sql: """
-                SELECT n.name, n.type, v.value, v.text FROM properties v JOIN property_names n ON n.id = v.name
+                SELECT n.name, n.type, v.value, v.text, v.request FROM properties v JOIN property_names n ON n.id = v.name
                 WHERE v.profile = ? ORDER BY n.name
                 """, arguments: [row[0] as Int64])
-            let properties = try rows.map { row in
-                (name: row[0] as String, value: try StoredValue.value(of: try PropertyType(stored: row[1]), from: row, at: 2))
+            var profile = Profile(distinctID: distinctID, properties: [],
+                                  createdAt: Date(epochMilliseconds: row[1]), updatedAt: Date(epochMilliseconds: row[2]))
+            for row in rows {
+                let name: String = row[0]
+                profile.properties.append((name, try StoredValue.value(of: try PropertyType(stored: row[1]), from: row, at: 2)))
+                if let request = (row[4] as Data?).flatMap(UUID.init(blob:)) { profile.lastChangedBy[name] = request }
             }
-            return Profile(distinctID: distinctID, properties: properties,
-                           createdAt: Date(epochMilliseconds: row[1]), updatedAt: Date(epochMilliseconds: row[2]))
+            return profile
         }
     }
 
@@ -195,8 +208,11 @@ public final class SQLiteStore: ProfileStore {
                 WHERE r.id = ? AND n.workspace = ? AND n.version = ?
                 """, arguments: [requestID.blob, namespace.workspace, namespace.version.rawValue]) else { return nil }
             let distinctID = try db.cachedStatement(sql: "SELECT distinct_id FROM profiles WHERE id = ?")
-            let results = try StoredRecord.decode(row[1]) { id in try String.fetchOne(distinctID, arguments: [id]) }
-            return RequestRecord(id: requestID, receivedAt: Date(epochMilliseconds: row[0]), results: results)
+            let receivedAt = Date(epochMilliseconds: row[0])
+            switch try StoredRecord.decode(row[1], distinctID: { id in try String.fetchOne(distinctID, arguments: [id]) }) {
+            case .ops(let results): return RequestRecord(id: requestID, receivedAt: receivedAt, results: results)
+            case .lifecycle(let entry): return RequestRecord(id: requestID, receivedAt: receivedAt, results: [], lifecycle: entry)
+            }
         }
     }
 
@@ -213,6 +229,45 @@ public final class SQLiteStore: ProfileStore {
         return types
     }
 
+    /// Deletes up to `limit` records received before `cutoff`, oldest first, in one short write transaction.
+    ///
+    /// Time-ordered ids begin with their time, so the records to go are a
+    /// range of the primary key; records kept under older random ids are
+    /// found through `legacy_requests_by_time` (``StorageV2/lifecycle``).
+    public func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int {
+        let bound = UUID.timeOrdered(at: cutoff).timePrefix
+        return try await pool.write { db in
+            try db.execute(sql: """
+                DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE id < ? AND NOT \(StorageV2.legacyRequest) LIMIT ?)
+                """, arguments: [bound, limit])
+            var deleted = db.changesCount
+            if deleted < limit {
+                try db.execute(sql: """
+                    DELETE FROM requests WHERE id IN (
+                        SELECT id FROM requests WHERE \(StorageV2.legacyRequest) AND received_at < ? LIMIT ?)
+                    """, arguments: [cutoff.epochMilliseconds, limit - deleted])
+                deleted += db.changesCount
+            }
+            // Mentions of records now gone (an erasure removes the others).
+            try db.execute(sql: "DELETE FROM record_mentions WHERE request NOT IN (SELECT id FROM requests)")
+            return deleted
+        }
+    }
+
+    /// Deletes up to `limit` value rows of one dropped property, in one short
+    /// write transaction; false once none is left to reclaim. A dropped name's
+    /// rows are found through `properties_by_value`, which begins with the name.
+    public func reclaimDroppedValues(limit: Int) async throws -> Bool {
+        try await pool.write { db in
+            guard let name = try Int64.fetchOne(db, sql: "SELECT id FROM dropped_names ORDER BY id LIMIT 1") else { return false }
+            try db.execute(sql: """
+                DELETE FROM properties WHERE name = ?1 AND profile IN (SELECT profile FROM properties WHERE name = ?1 LIMIT ?2)
+                """, arguments: [name, limit])
+            if db.changesCount < limit { try db.execute(sql: "DELETE FROM dropped_names WHERE id = ?", arguments: [name]) }
+            return true
+        }
+    }
+
     /// Commits what is queued, then closes the file.
     public func close() async throws {
         await committer.close()
@@ -224,6 +279,18 @@ public final class SQLiteStore: ProfileStore {
 extension UUID {
     /// The 16 bytes SQLite keys a request record by.
     var blob: Data { withUnsafeBytes(of: uuid) { Data($0) } }
+
+    /// Reads back ``blob``; nil unless `blob` holds 16 bytes.
+    init?(blob: Data) {
+        guard blob.count == 16 else { return nil }
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { $0.copyBytes(from: blob) }
+        self.init(uuid: uuid)
+    }
+
+    /// The first 6 bytes (a time-ordered id's milliseconds) followed by zeros:
+    /// below every time-ordered id of that millisecond or later.
+    var timePrefix: Data { Data(blob.prefix(6)) + Data(count: 10) }
 }
 
 extension DatabaseError {

@@ -18,6 +18,8 @@ struct SQLiteTransaction: LockedListEditing {
     private let ids: SQLiteIDs
     /// Names this request read, registered or found cached; the cache learns them once it commits.
     private(set) var names: [String: SQLiteIDs.RegisteredName] = [:]
+    /// Names this request dropped: the batch must not teach the cache their old ids.
+    private(set) var dropped: [String] = []
     /// The ids of the profiles this request has found or created.
     private var profiles: [String: Int64] = [:]
     /// Profiles this request created and has written no value to yet: a
@@ -161,12 +163,55 @@ struct SQLiteTransaction: LockedListEditing {
         return try run(Self.deleteProperty) { $0.integer(profile); $0.integer(registered.id) } > 0
     }
 
+    /// Profile rows, value rows and every inline mention in a record go; with
+    /// `secure_delete` on, their bytes are zeroed in the file (``SQLiteStore``).
+    mutating func eraseProfile(_ distinctID: String) throws -> Bool {
+        let mentions = try Data.fetchAll(db.cachedStatement(sql: Self.selectMentions), arguments: [namespace, distinctID])
+        for request in mentions {
+            guard let text = try String.fetchOne(db.cachedStatement(sql: Self.selectResults), arguments: [request]) else { continue }
+            let erased = String(decoding: try StoredRecord.erasing(distinctID, from: text), as: UTF8.self)
+            try db.cachedStatement(sql: Self.updateResults).execute(arguments: [erased, request])
+        }
+        try run(Self.deleteMentions) { $0.integer(namespace); $0.text(distinctID) }
+        guard let profile = try profileID(distinctID) else { return false }
+        try run(Self.deleteValues) { $0.integer(profile) }
+        try run(Self.deleteProfile) { $0.integer(profile) }
+        profiles[distinctID] = nil
+        return true
+    }
+
+    /// Deleting the name row hides every value under its id at once (reads
+    /// join on it); the rows are deleted later, a step at a time
+    /// (``SQLiteStore/reclaimDroppedValues(limit:)``). The drop count tells
+    /// other processes to forget their cached ids.
+    mutating func dropProperty(_ name: String) throws -> Bool {
+        guard let registered = try registeredName(name, registering: nil),
+              try run(Self.deleteName, { $0.integer(registered.id) }) > 0 else { return false }
+        try run(Self.insertDroppedName) { $0.integer(registered.id) }
+        try run(Self.countDrop) { _ in }
+        names[name] = nil
+        ids.forget(.init(namespace: namespace, name: name))
+        dropped.append(name)
+        return true
+    }
+
     mutating func save(_ record: RequestRecord) throws {
+        if let lifecycle = record.lifecycle {
+            let entry = StoredRecord.encode(lifecycle)
+            try run(Self.insertRequest) { $0.blob(record.id); $0.integer(namespace); $0.integer(now); $0.text(utf8: entry) }
+            return
+        }
         let profiles = self.profiles
+        var inline: [String] = []
         let results = StoredRecord.encode(record.results) { distinctID in
-            profiles[distinctID].map(JSON.integer) ?? .string(distinctID)
+            if let id = profiles[distinctID] { return .integer(id) }
+            if !inline.contains(distinctID) { inline.append(distinctID) }
+            return .string(distinctID)
         }
         try run(Self.insertRequest) { $0.blob(record.id); $0.integer(namespace); $0.integer(now); $0.text(utf8: results) }
+        for distinctID in inline {
+            try run(Self.insertMention) { $0.integer(namespace); $0.text(distinctID); $0.blob(record.id) }
+        }
     }
 
     /// Notes a write to `profile`; whether it had no value before (see ``empty``).
@@ -200,6 +245,16 @@ struct SQLiteTransaction: LockedListEditing {
     static let selectName = "SELECT id, type FROM property_names WHERE namespace = ? AND name = ?"
     static let selectValue = "SELECT value, text FROM properties WHERE profile = ? AND name = ?"
     static let deleteProperty = "DELETE FROM properties WHERE profile = ? AND name = ?"
+    static let selectMentions = "SELECT request FROM record_mentions WHERE namespace = ? AND distinct_id = ?"
+    static let insertMention = "INSERT OR IGNORE INTO record_mentions (namespace, distinct_id, request) VALUES (?, ?, ?)"
+    static let deleteMentions = "DELETE FROM record_mentions WHERE namespace = ? AND distinct_id = ?"
+    static let selectResults = "SELECT results FROM requests WHERE id = ?"
+    static let updateResults = "UPDATE requests SET results = ? WHERE id = ?"
+    static let deleteValues = "DELETE FROM properties WHERE profile = ?"
+    static let deleteProfile = "DELETE FROM profiles WHERE id = ?"
+    static let deleteName = "DELETE FROM property_names WHERE id = ?"
+    static let insertDroppedName = "INSERT INTO dropped_names (id) VALUES (?)"
+    static let countDrop = "UPDATE store_state SET value = value + 1 WHERE key = 'name_drops'"
 
     private static let insertProperty = "INSERT INTO properties (profile, name, value, text, updated_at, request) VALUES "
     private static let row = "(?, ?, ?, ?, ?, ?)"

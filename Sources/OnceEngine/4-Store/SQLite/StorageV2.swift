@@ -19,6 +19,8 @@ import GRDB
 ///   provenance: the id of the request that last changed the value.
 /// - `requests` are keyed by their time-ordered id (new ones append) and hold
 ///   ``StoredRecord``'s compact results, which point at profiles by id.
+///
+/// Migration `v5` adds what SPEC §9 needs (``lifecycle``).
 enum StorageV2 {
     static let tables = """
         CREATE TABLE namespaces (
@@ -59,6 +61,37 @@ enum StorageV2 {
             results TEXT NOT NULL
         ) WITHOUT ROWID;
         """
+
+    /// SPEC §9's lifecycle, added by migration `v5`:
+    /// - `record_mentions`: the records that hold a distinct_id inline (an
+    ///   `unset` of a profile that did not exist), so an erasure finds them
+    ///   without a scan. Existing ones are listed by the migration.
+    /// - `dropped_names`: the ids of dropped property names whose value rows
+    ///   are still to be deleted in the background.
+    /// - `store_state`'s `name_drops` counts drops, so every process sharing the
+    ///   file learns at its next commit that its cached name ids are stale.
+    /// - `legacy_requests_by_time`: records kept under random (version 4) ids,
+    ///   from before ids were time-ordered, by time, so retention finds them.
+    ///   Every newer id starts with its time and needs no index. (The partial
+    ///   index's condition is checked on each insert; nothing is written for a new record.)
+    static let lifecycle = """
+        CREATE TABLE record_mentions (
+            namespace INTEGER NOT NULL,
+            distinct_id TEXT NOT NULL,
+            request BLOB NOT NULL,
+            PRIMARY KEY (namespace, distinct_id, request)
+        ) WITHOUT ROWID;
+        INSERT INTO record_mentions (namespace, distinct_id, request)
+            SELECT DISTINCT r.namespace, json_extract(e.value, '$[0]'), r.id FROM requests r, json_each(r.results) e
+            WHERE json_type(e.value, '$[0]') = 'text';
+        CREATE TABLE dropped_names (id INTEGER PRIMARY KEY);
+        CREATE TABLE store_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO store_state (key, value) VALUES ('name_drops', 0);
+        CREATE INDEX legacy_requests_by_time ON requests (received_at) WHERE \(legacyRequest);
+        """
+
+    /// True of a record id that is not time-ordered (its version nibble is not 7).
+    static let legacyRequest = "substr(hex(id), 13, 1) <> '7'"
 
     /// Records re-encoded between two progress lines.
     static let recordsPerStep = 50_000
@@ -121,9 +154,10 @@ enum StorageV2 {
             let namespace: Int64 = row[1]
             let record = try RequestRecord(id: id, receivedAtMilliseconds: row[2], storedResults: row[3])
             var profiles: [String: JSON] = [:]
-            for result in record.results where profiles[result.distinctID] == nil {
-                profiles[result.distinctID] = try Int64.fetchOne(profile, arguments: [namespace, result.distinctID]).map(JSON.integer)
-                    ?? .string(result.distinctID)
+            // v1 wrote every entry's distinct_id (nothing was ever erased).
+            for distinctID in record.results.compactMap(\.distinctID) where profiles[distinctID] == nil {
+                profiles[distinctID] = try Int64.fetchOne(profile, arguments: [namespace, distinctID]).map(JSON.integer)
+                    ?? .string(distinctID)
             }
             let results = StoredRecord.encode(record.results) { profiles[$0]! }
             try insert.execute(arguments: [id.blob, namespace, row[2] as Int64, String(decoding: results, as: UTF8.self)])

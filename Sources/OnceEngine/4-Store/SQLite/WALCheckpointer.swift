@@ -29,7 +29,10 @@ final class WALCheckpointer: Sendable {
 
     /// Opens a second connection to the WAL database at `path`; I/O failures go to `fault`.
     init(path: String, fault: DiskFault) throws {
-        database = try DatabaseQueue(path: path)
+        var configuration = Configuration()
+        // A truncating checkpoint waits this long for readers to leave the WAL.
+        configuration.busyMode = .timeout(1)
+        database = try DatabaseQueue(path: path, configuration: configuration)
         self.fault = fault
     }
 
@@ -54,6 +57,32 @@ final class WALCheckpointer: Sendable {
         guard open else { return }
         do {
             _ = try database.writeWithoutTransaction { try $0.checkpoint(.passive) }
+        } catch {
+            fault.record(error)
+        }
+    }
+
+    /// Copies the whole WAL into the file and truncates it to nothing (after
+    /// an erasure: the WAL still holds the erased rows' old pages); returns
+    /// once done. A reader that keeps it from finishing for a second makes it
+    /// return anyway and try again every second, for a minute, on its own.
+    func truncate() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.truncateNow(retries: Self.truncateRetries)
+                done.resume()
+            }
+        }
+    }
+
+    static let truncateRetries = 60
+
+    private func truncateNow(retries: Int) {
+        guard !state.withLock({ $0.closed }) else { return }
+        do {
+            _ = try database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        } catch let error as DatabaseError where error.isBusy {
+            if retries > 0 { queue.asyncAfter(deadline: .now() + 1) { self.truncateNow(retries: retries - 1) } }
         } catch {
             fault.record(error)
         }
