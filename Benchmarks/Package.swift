@@ -18,5 +18,9 @@ let package = Package(
             name: "rule-chain",
             dependencies: [.product(name: "OnceEngine", package: "onced")]
         ),
+        .executableTarget(
+            name: "shadow-cost",
+            dependencies: [.product(name: "OnceEngine", package: "onced")]
+        ),
     ]
 )

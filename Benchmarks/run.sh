@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, each beside its baseline in the same run. `make bench` runs
-# this; `Benchmarks/run.sh engine|rules|apply|http|postgres|overload` runs one.
+# this; `Benchmarks/run.sh engine|rules|shadow|apply|lifecycle|http|postgres|overload` runs one.
 set -euo pipefail
 cd "$(dirname "$0")"
 what=${1:-all}
@@ -20,9 +20,19 @@ if [[ $what == all || $what == rules ]]; then
     ./rule_cost.sh
 fi
 
+if [[ $what == all || $what == shadow ]]; then
+    echo "== shadow rules per write: a comparison vs its chain alone (instructions), serve with and without (interleaved)"
+    ./shadow_cost.sh
+fi
+
 if [[ $what == all || $what == apply ]]; then
     echo "== onced apply vs the SQLite floor"
     ./apply.sh
+fi
+
+if [[ $what == all || $what == lifecycle ]]; then
+    echo "== dropping a property of 1,000,000 profiles under writes, beside the same writes without"
+    ./lifecycle.sh
 fi
 
 if [[ $what == all || $what == http ]]; then

@@ -39,12 +39,16 @@ run() {
     read -r w0 p0 l0 < <(thread_cpu $pid)
     wrk -t2 -c64 -d"${seconds}s" --latency -s "$here/wrk-set-once.lua" http://127.0.0.1:18490 > "$work/wrk.txt"
     read -r w1 p1 l1 < <(thread_cpu $pid)
+    # With shadow rules: how many writes were compared, and how many skipped (queue full).
+    local shadowed=""
+    [ ${#shadow[@]} -gt 0 ] && shadowed=$(curl -s http://127.0.0.1:18490/metrics |
+        awk '/^onced_shadow_(compared|skipped)_total/ { sub(/onced_shadow_/, ""); sub(/_total/, ""); printf "%s %s ", $1, $2 }')
     kill -TERM $pid; wait $pid || true
-    awk -v label="$1" -v w="$w0 $w1" -v p="$p0 $p1" -v l="$l0 $l1" '
+    awk -v label="$1" -v shadowed="$shadowed" -v w="$w0 $w1" -v p="$p0 $p1" -v l="$l0 $l1" '
         /requests in/ { n = $1 } /Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 }
         function used(pair) { split(pair, v, " "); return (v[2] - v[1]) * 1e6 / n }
-        END { printf "%-40s %9s req/s  p50 %-8s p99 %-8s CPU per request: writer %.1f us, pool %.1f us, loops %.1f us\n",
-                     label, rps, p50, p99, used(w), used(p), used(l) }' "$work/wrk.txt"
+        END { printf "%-40s %9s req/s  p50 %-8s p99 %-8s CPU per request: writer %.1f us, pool %.1f us, loops %.1f us %s\n",
+                     label, rps, p50, p99, used(w), used(p), used(l), shadowed == "" ? "" : "(shadow: " shadowed "of " n ")" }' "$work/wrk.txt"
     rm -rf "$work"
 }
 

@@ -28,7 +28,13 @@ public final class Engine: Sendable {
     /// - Throws: ``RuleRejection`` when a rule rejects the whole request (nothing
     ///   is written), or the store's error (nothing of the request is written).
     public func submit(_ request: WriteRequest) async throws -> RequestRecord {
-        let record = try await store.apply(try await prepare(request))
+        try await submit(prepared: try await prepare(request))
+    }
+
+    /// Applies a request that ``prepare(_:)`` made, as ``submit(_:)`` does: for
+    /// a caller that keeps what the rules made of it (the shadow rules compare with it).
+    public func submit(prepared request: PreparedRequest) async throws -> RequestRecord {
+        let record = try await store.apply(request)
         learn(from: record, in: request.namespace)
         return record
     }
@@ -57,8 +63,20 @@ public final class Engine: Sendable {
     }
 
     /// Rules, then validation: what the store must apply.
-    private func prepare(_ request: WriteRequest) async throws -> PreparedRequest {
-        let ruled = try await applyRules(to: request)
+    /// - Throws: ``RuleRejection`` when a rule rejects the whole request.
+    public func prepare(_ request: WriteRequest) async throws -> PreparedRequest {
+        let ruleSet = rules?.current  // one generation for the whole request
+        let known = ruleSet?.usesTypes == true ? try await types.types(in: request.namespace, store: store) : [:]
+        return try Self.prepare(request, under: ruleSet, types: known)
+    }
+
+    /// Rules (none when nil) against `types` for `ctx.type_of`, then validation.
+    public static func prepare(_ request: WriteRequest, under ruleSet: RuleSet?, types: [String: PropertyType]) throws -> PreparedRequest {
+        let ruled = if let ruleSet, !ruleSet.rules.isEmpty {
+            try ruleSet.apply(to: request, types: types)
+        } else {
+            request.elements.map { element in element.ops.map { $0.properties.members.map(RuledProperty.init(decoded:)) } }
+        }
         return PreparedRequest(id: request.id, namespace: request.namespace, receivedAt: request.receivedAt,
                                elements: zip(request.elements, ruled).map { element, ops in
                                    Preparation.prepare(distinctID: element.distinctID,
@@ -71,17 +89,6 @@ public final class Engine: Sendable {
         if rules != nil { types.learn(from: record, in: namespace) }
     }
 
-    /// Each element's ops after the rule chain of the generation in force now.
-    private func applyRules(to request: WriteRequest) async throws -> [[[RuledProperty]]] {
-        guard let ruleSet = rules?.current, !ruleSet.rules.isEmpty else {
-            return request.elements.map { element in
-                element.ops.map { $0.properties.members.map(RuledProperty.init(decoded:)) }
-            }
-        }
-        let known = ruleSet.usesTypes ? try await types.types(in: request.namespace, store: store) : [:]
-        return try ruleSet.apply(to: request, types: known)
-    }
-
     /// What `request` would do now — against the namespace's current profiles and
     /// types, with the rules in force — each outcome with the value it would leave;
     /// nothing is written, and no write waits for it (SPEC §10's `rules/preview`).
@@ -92,7 +99,7 @@ public final class Engine: Sendable {
         for distinctID in Set(request.elements.map(\.distinctID)) {
             if let profile = try await store.profile(distinctID, in: request.namespace) { profiles.append(profile) }
         }
-        return try await Rehearsal.run(request, rules: rules, types: types, profiles: profiles)
+        return try Rehearsal.run(request, rules: rules, types: types, profiles: profiles)
     }
 
     /// The namespace's types as `ctx.type_of` sees them: a snapshot at most a second old,

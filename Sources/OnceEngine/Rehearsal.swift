@@ -1,9 +1,9 @@
 import Foundation
 
-/// A write run in full — rules, validation, the op semantics — on a store of its
-/// own in memory that holds what the write needs to see (the registered types,
-/// and for a preview the profiles it names), so its outcomes are exactly a real
-/// write's and nothing is written anywhere. `rules diff` and `rules/preview` (SPEC §10).
+/// A write run in full — rules, validation, the op semantics — on a namespace of
+/// its own in memory that holds what the write needs to see (the registered
+/// types, and for a preview the profiles it names), so its outcomes are exactly
+/// a real write's and nothing is written anywhere. `rules diff` and `rules/preview` (SPEC §10).
 public enum Rehearsal {
     /// One property's outcome, and the value it would hold afterwards.
     public struct PropertyOutcome: Sendable, Equatable {
@@ -42,20 +42,26 @@ public enum Rehearsal {
     /// Runs `request` under `rules` against `types` and `profiles`.
     /// - Throws: ``RuleRejection`` when a rule rejects the whole request.
     public static func run(_ request: WriteRequest, rules: RuleRuntime?, types: [String: PropertyType],
-                           profiles: [Profile] = []) async throws -> [OpOutcome] {
-        let store = MemoryStore(rehearsing: request.namespace, types: types, profiles: profiles)
-        let engine = Engine(store: store, rules: rules)
-        let record = try await engine.submit(request)
-        var outcomes: [OpOutcome] = []
+                           profiles: [Profile] = []) throws -> [OpOutcome] {
+        try run(prepared: try Engine.prepare(request, under: rules?.current, types: types), types: types, profiles: profiles)
+    }
+
+    /// Runs a request that has been through the rules already (the live chain's
+    /// output, kept by the shadow rules): the op semantics only.
+    public static func run(prepared: PreparedRequest, types: [String: PropertyType], profiles: [Profile] = []) throws -> [OpOutcome] {
+        // The memory store's own steps on a namespace of their own, in place: no lock, no task.
+        var transaction = MemoryTransaction(space: MemoryStore.Space(types: types, profiles: profiles),
+                                            now: prepared.receivedAt.epochMilliseconds, keepsRecords: false)
+        let record = try RequestApplier.apply(prepared, in: &transaction)
         // A write's own record names each element's profile (only an erasure since could hide it).
-        for (result, distinctID) in zip(record.results, request.targets.map(\.distinctID)) {
-            let after = try await store.profile(distinctID, in: request.namespace)
-            outcomes.append(OpOutcome(distinctID: distinctID, op: result.op, properties: result.properties.map { property in
+        let targets = prepared.elements.flatMap { element in element.ops.map { _ in element.distinctID } }
+        return zip(record.results, targets).map { result, distinctID in
+            let after = transaction.space.profiles[distinctID]?.properties
+            return OpOutcome(distinctID: distinctID, op: result.op, properties: result.properties.map { property in
                 let holds = [.set, .unchanged, .addedByRule].contains(property.outcome)
                 return (property.name, PropertyOutcome(outcome: property.outcome, value: holds ? after?[property.name] : nil,
                                                        rule: property.rule, reason: property.reason))
-            }))
+            })
         }
-        return outcomes
     }
 }

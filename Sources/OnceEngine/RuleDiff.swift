@@ -66,9 +66,32 @@ public struct RuleDiff: Sendable {
 
     /// Where the two rule sets' outcomes for `request` differ, in op order;
     /// `types`: the namespace's registered types.
-    public func differences(in request: WriteRequest, types: [String: PropertyType]) async -> [Difference] {
-        let before = await Self.outcomes(of: request, under: old, types: types)
-        let after = await Self.outcomes(of: request, under: new, types: types)
+    public func differences(in request: WriteRequest, types: [String: PropertyType]) -> [Difference] {
+        let before = Self.outcomes(of: request, under: old, types: types)
+        let after = Self.outcomes(of: request, under: new, types: types)
+        return Self.differences(in: request, before: before, after: after)
+    }
+
+    /// The same, when the old set's output is at hand: `old` is what it made of
+    /// `request` (a write's prepared request), so only the new set runs. When
+    /// the new set prepares the very same request, outcomes cannot differ and
+    /// neither side is rehearsed: a comparison then costs the new chain and little more.
+    public func differences(in request: WriteRequest, old prepared: PreparedRequest,
+                            types: [String: PropertyType]) -> [Difference] {
+        let after: [[(name: String, outcome: PropertyOutcome)]]
+        do {
+            let candidate = try Engine.prepare(request, under: new.current, types: types)
+            if candidate.elements == prepared.elements { return [] }
+            after = try Rehearsal.run(prepared: candidate, types: types).map(\.properties)
+        } catch {
+            after = Self.rejected(request, by: error)
+        }
+        let before = (try? Rehearsal.run(prepared: prepared, types: types).map(\.properties)) ?? []
+        return Self.differences(in: request, before: before, after: after)
+    }
+
+    private static func differences(in request: WriteRequest, before: [[(name: String, outcome: PropertyOutcome)]],
+                                    after: [[(name: String, outcome: PropertyOutcome)]]) -> [Difference] {
         var differences: [Difference] = []
         for (index, (target, op)) in request.targets.enumerated() where before.indices.contains(index) && after.indices.contains(index) {
             let old = Dictionary(before[index].map { ($0.name, $0.outcome) }) { first, _ in first }
@@ -85,18 +108,22 @@ public struct RuleDiff: Sendable {
         return differences
     }
 
-    /// Each (element, op)'s property outcomes under `rules`, in the request's op order. A request
-    /// rejected whole writes none of its properties: each is `rejected_by_rule` with the rule's reason.
+    /// Each (element, op)'s property outcomes under `rules`, in the request's op order.
     private static func outcomes(of request: WriteRequest, under rules: RuleRuntime,
-                                 types: [String: PropertyType]) async -> [[(name: String, outcome: PropertyOutcome)]] {
+                                 types: [String: PropertyType]) -> [[(name: String, outcome: PropertyOutcome)]] {
         do {
-            return try await Rehearsal.run(request, rules: rules, types: types).map(\.properties)
+            return try Rehearsal.run(request, rules: rules, types: types).map(\.properties)
         } catch {
-            let (rule, reason) = (error as? RuleRejection).map { ($0.rule, $0.reason) } ?? (nil, "\(error)")
-            return request.elements.flatMap { element in
-                element.ops.map { op in
-                    op.properties.members.map { ($0.key, PropertyOutcome(outcome: .rejectedByRule, rule: rule, reason: reason)) }
-                }
+            return rejected(request, by: error)
+        }
+    }
+
+    /// A request rejected whole writes none of its properties: each is `rejected_by_rule` with the rule's reason.
+    private static func rejected(_ request: WriteRequest, by error: any Error) -> [[(name: String, outcome: PropertyOutcome)]] {
+        let (rule, reason) = (error as? RuleRejection).map { ($0.rule, $0.reason) } ?? (nil, "\(error)")
+        return request.elements.flatMap { element in
+            element.ops.map { op in
+                op.properties.members.map { ($0.key, PropertyOutcome(outcome: .rejectedByRule, rule: rule, reason: reason)) }
             }
         }
     }

@@ -6,11 +6,13 @@ import Synchronization
 /// every write, after the live outcome is decided and never on the path to the
 /// acknowledgement.
 ///
-/// ``offer(_:id:)`` hands a written request to a bounded queue and returns at
-/// once; when the queue is full the comparison is skipped and counted, never the
-/// write delayed. ``run()`` works the queue: each request is a ``RuleDiff``
-/// between the live and the shadow set against the namespace's types, and each
-/// namespace keeps its counts and its last differing requests.
+/// ``offer(_:live:id:)`` hands a written request, with what the live rules made
+/// of it, to a bounded queue and returns at once; when the queue is full the
+/// comparison is skipped and counted, never the write delayed. ``run()`` works
+/// the queue: each request is a ``RuleDiff`` between the live set's output and
+/// the shadow set run on the request, against the namespace's types (so the
+/// live rules never run twice), and each namespace keeps its counts and its
+/// last differing requests.
 public final class ShadowRules: Sendable {
     public let live: RuleRuntime
     public let shadow: RuleRuntime
@@ -22,6 +24,8 @@ public final class ShadowRules: Sendable {
 
     private struct Item: Sendable {
         var request: WriteRequest
+        /// What the live rules and validation made of it.
+        var live: PreparedRequest
         var id: UUID
     }
 
@@ -77,16 +81,16 @@ public final class ShadowRules: Sendable {
         (queue, input) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(queueCapacity))
     }
 
-    /// Queues `request` (written as `id`) for comparison; never waits.
-    public func offer(_ request: WriteRequest, id: UUID) {
-        if case .dropped = input.yield(Item(request: request, id: id)) { Self.skipped.increment() }
+    /// Queues `request` (written as `id`; `live`: what the live rules made of it) for comparison; never waits.
+    public func offer(_ request: WriteRequest, live: PreparedRequest, id: UUID) {
+        if case .dropped = input.yield(Item(request: request, live: live, id: id)) { Self.skipped.increment() }
     }
 
     /// Compares queued requests until ``finish()``.
     public func run() async {
         for await item in queue {
             let types = (try? await engine.typeSnapshot(in: item.request.namespace)) ?? [:]
-            let differences = await RuleDiff(old: live, new: shadow).differences(in: item.request, types: types)
+            let differences = RuleDiff(old: live, new: shadow).differences(in: item.request, old: item.live, types: types)
             record(differences, of: item)
         }
     }

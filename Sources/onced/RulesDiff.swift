@@ -47,7 +47,7 @@ struct RulesDiff: AsyncParsableCommand {
             let differences = try await withThrowingTaskGroup(of: (Int, [RuleDiff.Difference]).self) { group in
                 for (position, line) in chunk.enumerated() {
                     group.addTask {
-                        (position, await diff.differences(in: line.request, types: try await types.types(in: line.request.namespace)))
+                        (position, diff.differences(in: line.request, types: try await types.types(in: line.request.namespace)))
                     }
                 }
                 var byPosition = [[RuleDiff.Difference]](repeating: [], count: chunk.count)

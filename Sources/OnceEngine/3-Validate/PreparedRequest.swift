@@ -33,7 +33,7 @@ public struct PreparedRequest: Sendable {
 }
 
 /// One profile's share of a prepared request.
-public struct PreparedElement: Sendable {
+public struct PreparedElement: Sendable, Equatable {
     /// The profile.
     public var distinctID: String
     /// In op order.
@@ -50,7 +50,7 @@ public struct PreparedElement: Sendable {
 }
 
 /// One op key's properties, each with its plan.
-public struct PreparedOp: Sendable {
+public struct PreparedOp: Sendable, Equatable {
     /// The op.
     public var op: Op
     /// In the order sent.
@@ -64,7 +64,7 @@ public struct PreparedOp: Sendable {
 }
 
 /// One property and what the store must do with it.
-public struct PreparedProperty: Sendable {
+public struct PreparedProperty: Sendable, Equatable {
     /// The name after the rules.
     public var name: String
     /// What to do.
@@ -73,7 +73,7 @@ public struct PreparedProperty: Sendable {
     public var provenance: Provenance?
 
     /// The store's part: write, edit a list, delete, or nothing (already settled).
-    public enum Plan: Sendable {
+    public enum Plan: Sendable, Equatable {
         /// `set_once` and `set` store it, `add` adds it (always a number).
         case value(PropertyValue)
         /// `append` or `remove` these list elements.

@@ -65,8 +65,7 @@ struct API: Sendable {
         let namespace = try await authorize(request, context)
         let element = try RequestDecoder.element(body: try await body(request), op: op, limits: limits)
         let write = WriteRequest(namespace: namespace, elements: [element])
-        let record = try await engine.submit(write)
-        shadow?.offer(write, id: record.id)
+        let record = try await submit(write)
         return .json(.object(JSONObject([.init("request_id", .string(record.id.lowercaseString))])), status: .accepted)
     }
 
@@ -88,13 +87,20 @@ struct API: Sendable {
             entries.append(entry)
         }
         try limits.check(elements)
-        let write = WriteRequest(namespace: namespace, elements: elements)
-        let record = try await engine.submit(write)
-        shadow?.offer(write, id: record.id)
+        let record = try await submit(WriteRequest(namespace: namespace, elements: elements))
         return .json(.object(JSONObject([
             .init("request_id", .string(record.id.lowercaseString)),
             .init("batch", .array(entries)),
         ])), status: .accepted)
+    }
+
+    /// Rules, validation, the store; then the shadow rules get the request and what the live rules made of it.
+    private func submit(_ write: WriteRequest) async throws -> RequestRecord {
+        guard let shadow else { return try await engine.submit(write) }
+        let prepared = try await engine.prepare(write)
+        let record = try await engine.submit(prepared: prepared)
+        shadow.offer(write, live: prepared, id: record.id)
+        return record
     }
 
     /// SPEC §9: the profile erased, durable (and on SQLite gone from the files) before the 202.

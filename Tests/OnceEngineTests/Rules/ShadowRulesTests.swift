@@ -22,7 +22,8 @@ import Testing
                 Element(distinctID: "u\(index)", ops: [OpInput(op: .set, properties: JSONObject([.init("p", .string("x"))]))]),
             ])
             ids.append(request.id)
-            comparer.offer(request, id: request.id)  // nothing works the queue yet: the last two are skipped
+            // Nothing works the queue yet: the last two are skipped.
+            comparer.offer(request, live: try await engine.prepare(request), id: request.id)
         }
         comparer.finish()
         await comparer.run()
@@ -31,7 +32,30 @@ import Testing
         #expect(report.differing == 3)
         #expect(report.examples.map(\.requestID) == [ids[1], ids[2]])
         #expect(report.examples.last?.differences.first?.new?.value == .string("xb"))
+        #expect(report.examples.last?.differences.first?.old?.value == .string("xa"))
         #expect(comparer.report(for: Namespace(workspace: "OTHER", version: .live)).compared == 0)
         _ = (liveDirectory, shadowDirectory)
+    }
+
+    /// The live side of a comparison is what the live rules made of the write
+    /// when it was written: they do not run again (a reload since changes nothing).
+    @Test func theLiveSideIsTheWritesOwnOutput() async throws {
+        let (live, liveDirectory) = try runtime("return value .. 'a'")
+        let (shadow, shadowDirectory) = try runtime("return value .. 'b'")
+        let engine = Engine(store: MemoryStore(), rules: live)
+        let comparer = ShadowRules(live: live, shadow: shadow, engine: engine)
+        let request = WriteRequest(namespace: TestEngine.namespace, elements: [
+            Element(distinctID: "u", ops: [OpInput(op: .set, properties: JSONObject([.init("p", .string("x"))]))]),
+        ])
+        let prepared = try await engine.prepare(request)
+        try "return { property = function(name, value) return value .. 'c' end }"
+            .write(toFile: liveDirectory.path("10-r.lua"), atomically: true, encoding: .utf8)
+        live.reload()
+        comparer.offer(request, live: prepared, id: request.id)
+        comparer.finish()
+        await comparer.run()
+        let difference = comparer.report(for: TestEngine.namespace).examples.first?.differences.first
+        #expect(difference?.old?.value == .string("xa") && difference?.new?.value == .string("xb"), "\(String(describing: difference))")
+        _ = shadowDirectory
     }
 }

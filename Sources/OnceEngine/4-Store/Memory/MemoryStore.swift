@@ -26,6 +26,19 @@ public final class MemoryStore: ProfileStore {
         var profiles: [String: StoredProfile] = [:]
         var types: [String: PropertyType] = [:]
         var records: [UUID: RequestRecord] = [:]
+
+        init() {}
+
+        /// A namespace that starts from `types` and `profiles` (read from a real
+        /// store): where a rehearsed write sees what a real one would.
+        init(types: [String: PropertyType], profiles: [Profile]) {
+            self.types = types
+            for profile in profiles {
+                self.profiles[profile.distinctID] = StoredProfile(
+                    createdAt: profile.createdAt.epochMilliseconds, updatedAt: profile.updatedAt.epochMilliseconds,
+                    properties: Dictionary(profile.properties.map { ($0.name, $0.value) }) { first, _ in first })
+            }
+        }
     }
 
     private struct State {
@@ -40,19 +53,6 @@ public final class MemoryStore: ProfileStore {
     /// - Parameter keepsRecords: false for a dry run, which never reads them back.
     public init(keepsRecords: Bool = true) {
         self.keepsRecords = keepsRecords
-    }
-
-    /// A store of one namespace that starts from `types` and `profiles` (read from a real
-    /// store): where a rehearsed write sees what a real one would.
-    init(rehearsing namespace: Namespace, types: [String: PropertyType], profiles: [Profile]) {
-        keepsRecords = false
-        var space = Space(types: types)
-        for profile in profiles {
-            space.profiles[profile.distinctID] = StoredProfile(
-                createdAt: profile.createdAt.epochMilliseconds, updatedAt: profile.updatedAt.epochMilliseconds,
-                properties: Dictionary(profile.properties.map { ($0.name, $0.value) }) { first, _ in first })
-        }
-        state.withLock { $0.spaces[namespace] = space }
     }
 
     /// Applies the request at once; it is "durable" for the life of the process.
