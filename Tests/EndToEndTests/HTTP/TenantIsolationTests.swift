@@ -53,6 +53,19 @@ import Testing
                                               key: key(of: tenant))
             try #require(reply.status == 202)
             records[tenant] = reply.json?["request_id"]?.stringValue
+            let victim = try await daemon.post("\(tenant.base)/profiles/properties/set",
+                                               #"{"$set": {"droppable": 1}, "distinct_id": "victim"}"#, key: key(of: tenant))
+            try #require(victim.status == 202)
+        }
+        // What the lifecycle routes have erased or dropped so far, each only ever by its own namespace's key.
+        var erased: Set<Tenant> = [], dropped: Set<Tenant> = []
+        func expectLifecycle(after what: String) async throws {
+            for other in Self.tenants {
+                let victim = try await daemon.get("\(other.base)/profiles/victim", key: key(of: other))
+                #expect(victim.status == (erased.contains(other) ? 404 : 200), "\(other)'s profile after \(what)")
+                let types = try await daemon.get("\(other.base)/properties", key: key(of: other)).json?["properties"]?.objectValue
+                #expect((types?["droppable"] == nil) == dropped.contains(other), "\(other)'s types after \(what)")
+            }
         }
 
         // The matrix: every key × every namespace × every endpoint.
@@ -78,6 +91,13 @@ import Testing
                     let names = properties.json?["properties"]?.objectValue?.keys ?? []
                     #expect(Set(names.filter { $0.hasPrefix("only_") }) == [tenant.own], "\(tenant) lists \(names)")
                 }
+                let erasure = try await daemon.request("DELETE", "\(tenant.base)/profiles/victim", key: token)
+                #expect(erasure.status == (allowed ? 202 : 401), "\(name) erasing in \(tenant): \(erasure.status)")
+                if allowed { erased.insert(tenant) }
+                let drop = try await daemon.request("DELETE", "\(tenant.base)/properties/droppable", key: token)
+                #expect(drop.status == (allowed ? 202 : 401), "\(name) dropping in \(tenant): \(drop.status)")
+                if allowed { dropped.insert(tenant) }
+                try await expectLifecycle(after: "\(name) on \(tenant)")
                 for (recordTenant, id) in records {
                     let record = try await daemon.get("\(tenant.base)/requests/\(id)", key: token)
                     #expect(record.status == (!allowed ? 401 : recordTenant == tenant ? 200 : 404),
