@@ -31,8 +31,9 @@ if [[ $what == all || $what == apply ]]; then
 fi
 
 if [[ $what == all || $what == lifecycle ]]; then
-    echo "== dropping a property of 1,000,000 profiles under writes, beside the same writes without"
+    echo "== dropping a property of 1,000,000 profiles under writes, beside the same writes without (SQLite, then PostgreSQL)"
     ./lifecycle.sh
+    ./lifecycle_postgres.sh
 fi
 
 if [[ $what == all || $what == http ]]; then
