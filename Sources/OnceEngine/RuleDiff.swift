@@ -73,21 +73,21 @@ public struct RuleDiff: Sendable {
     }
 
     /// The same, when the old set's output is at hand: `old` is what it made of
-    /// `request` (a write's prepared request), so only the new set runs. When
-    /// the new set prepares the very same request, outcomes cannot differ and
-    /// neither side is rehearsed: a comparison then costs the new chain and little more.
-    public func differences(in request: WriteRequest, old prepared: PreparedRequest,
-                            types: [String: PropertyType]) -> [Difference] {
+    /// `request` (a write's prepared request), so only `new` runs. When it
+    /// prepares the very same request, outcomes cannot differ and neither side
+    /// is rehearsed: a comparison then costs the new chain and little more.
+    public static func differences(in request: WriteRequest, old prepared: PreparedRequest, new: RuleRuntime,
+                                   types: [String: PropertyType]) -> [Difference] {
         let after: [[(name: String, outcome: PropertyOutcome)]]
         do {
             let candidate = try Engine.prepare(request, under: new.current, types: types)
             if candidate.elements == prepared.elements { return [] }
             after = try Rehearsal.run(prepared: candidate, types: types).map(\.properties)
         } catch {
-            after = Self.rejected(request, by: error)
+            after = rejected(request, by: error)
         }
         let before = (try? Rehearsal.run(prepared: prepared, types: types).map(\.properties)) ?? []
-        return Self.differences(in: request, before: before, after: after)
+        return differences(in: request, before: before, after: after)
     }
 
     private static func differences(in request: WriteRequest, before: [[(name: String, outcome: PropertyOutcome)]],

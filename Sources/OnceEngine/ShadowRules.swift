@@ -14,7 +14,6 @@ import Synchronization
 /// live rules never run twice), and each namespace keeps its counts and its
 /// last differing requests.
 public final class ShadowRules: Sendable {
-    public let live: RuleRuntime
     public let shadow: RuleRuntime
     private let engine: Engine
     private let examplesKept: Int
@@ -71,10 +70,10 @@ public final class ShadowRules: Sendable {
     static let maxNamespaces = 1024
 
     /// - Parameters:
+    ///   - shadow: the candidate rules; the live ones are the engine's, and their output comes with each write.
     ///   - engine: the live engine, whose registered types the comparisons run against.
     ///   - queueCapacity: requests waiting for comparison at most; more are skipped.
-    public init(live: RuleRuntime, shadow: RuleRuntime, engine: Engine, queueCapacity: Int = 1024, examplesKept: Int = 100) {
-        self.live = live
+    public init(shadow: RuleRuntime, engine: Engine, queueCapacity: Int = 1024, examplesKept: Int = 100) {
         self.shadow = shadow
         self.engine = engine
         self.examplesKept = examplesKept
@@ -90,7 +89,7 @@ public final class ShadowRules: Sendable {
     public func run() async {
         for await item in queue {
             let types = (try? await engine.typeSnapshot(in: item.request.namespace)) ?? [:]
-            let differences = RuleDiff(old: live, new: shadow).differences(in: item.request, old: item.live, types: types)
+            let differences = RuleDiff.differences(in: item.request, old: item.live, new: shadow, types: types)
             record(differences, of: item)
         }
     }

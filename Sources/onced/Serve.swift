@@ -72,7 +72,7 @@ struct Serve: AsyncParsableCommand {
         if shadowRuntime != nil && runtime == nil { throw ValidationError("--shadow-rules compares with the live rules: give --rules too") }
         let store = try await store.open()
         let engine = Engine(store: store, rules: runtime)
-        let shadow = runtime.flatMap { live in shadowRuntime.map { ShadowRules(live: live, shadow: $0, engine: engine) } }
+        let shadow = shadowRuntime.map { ShadowRules(shadow: $0, engine: engine) }
         ShadowRules.registerMetrics()
         let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()), shadow: shadow,
                       maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, limits: limits.limits, registry: registry)

@@ -15,7 +15,7 @@ import Testing
         let (live, liveDirectory) = try runtime("return value .. 'a'")
         let (shadow, shadowDirectory) = try runtime("return value .. 'b'")
         let engine = Engine(store: MemoryStore(), rules: live)
-        let comparer = ShadowRules(live: live, shadow: shadow, engine: engine, queueCapacity: 3, examplesKept: 2)
+        let comparer = ShadowRules(shadow: shadow, engine: engine, queueCapacity: 3, examplesKept: 2)
         var ids: [UUID] = []
         for index in 0..<5 {
             let request = WriteRequest(namespace: TestEngine.namespace, elements: [
@@ -43,7 +43,7 @@ import Testing
         let (live, liveDirectory) = try runtime("return value .. 'a'")
         let (shadow, shadowDirectory) = try runtime("return value .. 'b'")
         let engine = Engine(store: MemoryStore(), rules: live)
-        let comparer = ShadowRules(live: live, shadow: shadow, engine: engine)
+        let comparer = ShadowRules(shadow: shadow, engine: engine)
         let request = WriteRequest(namespace: TestEngine.namespace, elements: [
             Element(distinctID: "u", ops: [OpInput(op: .set, properties: JSONObject([.init("p", .string("x"))]))]),
         ])
