@@ -53,7 +53,7 @@ struct BatchCommit {
             cache.check(drops: try session.run(PostgresTransaction.selectDrops).rows.first?.decode(Int64.self) ?? 0)
             let start = try BatchStart(batch, cache: cache, in: session)
             var records: [RequestRecord] = []
-            var learned: [TypeCache.Key: PropertyType] = [:]
+            var learned: [PropertyName: Registration] = [:]
             for request in batch {
                 var transaction = PostgresTransaction(session: session, cache: cache, start: start, request: request)
                 records.append(try RequestApplier.apply(request, in: &transaction))

@@ -26,9 +26,9 @@ final class BatchSetOnce {
                     guard op.op == .setOnce else { return nil }
                     for property in op.properties {
                         guard case .value(let value) = property.plan else { continue }  // settled before the store
-                        guard let registered = cache.type(of: property.name, in: request.namespace) else { return nil }
-                        guard let stored = value.conforming(to: registered) else { continue }  // a type mismatch
-                        let key = PropertyKey(request.namespace, element.distinctID, property.name)
+                        guard let registered = cache.registration(of: property.name, in: request.namespace) else { return nil }
+                        guard let stored = value.conforming(to: registered.type) else { continue }  // a type mismatch
+                        let key = PropertyKey(request.namespace, element.distinctID, registered.storedName(of: property.name))
                         if firstValues[key] == nil { firstValues[key] = (key, stored, request.receivedAt.epochMilliseconds, id) }
                     }
                 }
@@ -52,7 +52,7 @@ final class BatchSetOnce {
     }
 }
 
-/// One property of one profile, in any namespace.
+/// One property of one profile, in any namespace, by its stored name (``Registration/storedName(of:)``).
 struct PropertyKey: Hashable, Comparable {
     var workspace: String
     var version: String

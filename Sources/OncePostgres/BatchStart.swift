@@ -9,7 +9,7 @@ struct BatchStart {
     /// Set when the batch's set-once values are already inserted.
     let setOnce: BatchSetOnce?
     /// Types registered or read up front (none on the set-once path: all were cached).
-    let types: [TypeCache.Key: PropertyType]
+    let types: [PropertyName: Registration]
 
     /// Every batch takes the type rows it registers (none on the set-once path:
     /// all were cached), then its profiles (created, then the others locked),

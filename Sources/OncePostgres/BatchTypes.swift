@@ -10,14 +10,14 @@ import PostgresNIO
 /// these rows in one order; the requests then find every type known and send
 /// no type statement at all.
 enum BatchTypes {
-    /// The registered type of every name the batch looks up and `cache` lacks,
+    /// The registration of every name the batch looks up and `cache` lacks,
     /// after registering each one's candidate (``RequestApplier/typeCandidates(in:)``).
     /// Two statements: under READ COMMITTED the read sees a registration that
     /// committed while the insert waited on it.
     static func register(for batch: [PreparedRequest], cache: TypeCache,
-                         in session: PostgresSession) throws -> [TypeCache.Key: PropertyType] {
+                         in session: PostgresSession) throws -> [PropertyName: Registration] {
         let wanted = RequestApplier.typeCandidates(in: batch)
-            .filter { cache.type(of: $0.key.name, in: $0.key.namespace) == nil }
+            .filter { cache.registration(of: $0.key.name, in: $0.key.namespace) == nil }
             .map { (key: PropertyKey($0.key.namespace, "", $0.key.name), candidate: $0.value) }
             .sorted { $0.key < $1.key }
         guard let now = batch.first?.receivedAt.epochMilliseconds, !wanted.isEmpty else { return [:] }
@@ -35,15 +35,19 @@ enum BatchTypes {
             binds.append(row.key.name)
             return "($\(first), $\(first + 1), $\(first + 2))"
         }
-        var types: [TypeCache.Key: PropertyType] = [:]
+        var registrations: [PropertyName: Registration] = [:]
         for row in rows {
-            let (workspace, version, name, type) = try row.decode((String, String, String, String).self)
+            let (workspace, version, name, type, generation) = try row.decode((String, String, String, String, Int64).self)
             guard let version = Version(rawValue: version) else { continue }
-            types[TypeCache.Key(namespace: Namespace(workspace: workspace, version: version), name: name)] = try PropertyType(stored: type)
+            registrations[PropertyName(namespace: Namespace(workspace: workspace, version: version), name: name)] =
+                Registration(type: try PropertyType(stored: type), generation: generation)
         }
-        return types
+        return registrations
     }
 
     private static let insertTypes = "INSERT INTO property_types (workspace, version, name, type, registered_at) VALUES "
-    private static let selectTypes = "SELECT workspace, version, name, type FROM property_types WHERE (workspace, version, name) IN (VALUES "
+    private static let selectTypes = """
+        SELECT t.workspace, t.version, t.name, t.type, \(PostgresTransaction.generation) FROM property_types t
+        \(PostgresTransaction.joinDrops) WHERE (t.workspace, t.version, t.name) IN (VALUES
+        """
 }

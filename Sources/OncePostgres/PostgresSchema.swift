@@ -100,6 +100,29 @@ enum PostgresSchema {
             "CREATE TABLE onced_state (key text PRIMARY KEY, value bigint NOT NULL)",
             "INSERT INTO onced_state (key, value) VALUES ('type_drops', 0)",
         ]),
+        // SPEC §9 without a long transaction: how often each name was dropped (its values'
+        // generation, ``Registration``), and the stored names whose rows wait to be deleted,
+        // each with the distinct_id up to which they are gone.
+        Migration(version: 4, name: "dropped properties reclaimed in the background", statements: [
+            """
+            CREATE TABLE property_drops (
+                workspace text NOT NULL,
+                version text NOT NULL,
+                name text NOT NULL,
+                drops bigint NOT NULL,
+                PRIMARY KEY (workspace, version, name)
+            )
+            """,
+            """
+            CREATE TABLE stale_properties (
+                workspace text NOT NULL,
+                version text NOT NULL,
+                stored_name text NOT NULL,
+                reclaimed_to text NOT NULL DEFAULT '',
+                PRIMARY KEY (workspace, version, stored_name)
+            )
+            """,
+        ]),
     ]
 
     /// Applies every migration this database lacks, each in its own transaction.

@@ -125,17 +125,20 @@ public final class PostgresStore: ProfileStore {
         guard let times else { return nil }
         let rows = try await pooled { client, logger in
             try await client.query(PostgresQuery(unsafeSQL: """
-                SELECT name, \(PostgresValue.selectColumns), request FROM properties
-                WHERE workspace = $1 AND version = $2 AND distinct_id = $3 ORDER BY name COLLATE "C"
+                SELECT name, \(PostgresValue.selectColumns), request FROM properties p
+                WHERE workspace = $1 AND version = $2 AND distinct_id = $3 AND NOT EXISTS (
+                    SELECT 1 FROM stale_properties s WHERE s.workspace = $1 AND s.version = $2 AND s.stored_name = p.name)
                 """, binds: PostgresBindings([workspace, version, distinctID])), logger: logger)
                 .collect().map { try $0.decode((String, String, String?, String?, Bool?, Int64?, String?, String?).self) }
         }
         var profile = Profile(distinctID: distinctID, properties: [],
                               createdAt: Date(epochMilliseconds: times.0), updatedAt: Date(epochMilliseconds: times.1))
         for row in rows {
-            profile.properties.append((row.0, try PostgresValue.read((row.1, row.2, row.3, row.4, row.5, row.6))))
-            if let request = row.7.flatMap(UUID.init(uuidString:)) { profile.lastChangedBy[row.0] = request }
+            let name = Registration.propertyName(stored: row.0)
+            profile.properties.append((name, try PostgresValue.read((row.1, row.2, row.3, row.4, row.5, row.6))))
+            if let request = row.7.flatMap(UUID.init(uuidString:)) { profile.lastChangedBy[name] = request }
         }
+        profile.properties.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         return profile
     }
 
@@ -176,8 +179,39 @@ public final class PostgresStore: ProfileStore {
         }
     }
 
-    /// Nothing to reclaim: a drop deletes its values in its own transaction (``PostgresTransaction/dropProperty(_:)``).
-    public func reclaimDroppedValues(limit: Int) async throws -> Bool { false }
+    /// Deletes the rows of one dropped generation (`stale_properties`) held
+    /// by the next `limit` profiles in distinct_id order, through the primary
+    /// key (no index by name is kept for this alone); false once none is left.
+    /// Processes doing this at once only repeat each other's deletes.
+    public func reclaimDroppedValues(limit: Int) async throws -> Bool {
+        try await pooled { client, logger in
+            guard let stale = try await client.query("""
+                SELECT workspace, version, stored_name, reclaimed_to FROM stale_properties LIMIT 1
+                """, logger: logger).collect().first?.decode((String, String, String, String).self) else { return false }
+            let (workspace, version, name, after) = stale
+            let step = try await client.query("""
+                WITH chunk AS (
+                    SELECT distinct_id FROM profiles WHERE workspace = \(workspace) AND version = \(version)
+                    AND distinct_id > \(after) ORDER BY distinct_id LIMIT \(limit)),
+                bound AS (SELECT max(distinct_id) AS last, count(*) AS profiles FROM chunk),
+                gone AS (
+                    DELETE FROM properties WHERE workspace = \(workspace) AND version = \(version) AND name = \(name)
+                    AND distinct_id > \(after) AND distinct_id <= (SELECT last FROM bound))
+                SELECT last, profiles FROM bound
+                """, logger: logger).collect().first?.decode((String?, Int64).self)
+            if let step, let last = step.0, step.1 == Int64(limit) {
+                _ = try await client.query("""
+                    UPDATE stale_properties SET reclaimed_to = \(last)
+                    WHERE workspace = \(workspace) AND version = \(version) AND stored_name = \(name)
+                    """, logger: logger).collect()
+            } else {
+                _ = try await client.query("""
+                    DELETE FROM stale_properties WHERE workspace = \(workspace) AND version = \(version) AND stored_name = \(name)
+                    """, logger: logger).collect()
+            }
+            return true
+        }
+    }
 
     /// Commits what is queued, then closes every connection.
     public func close() async throws {

@@ -32,11 +32,17 @@ struct PostgresTransaction: StoreTransaction {
     /// the second sees a winner that committed while the first waited on it.
     mutating func registeredType(_ name: String, registering candidate: PropertyType?) throws -> PropertyType? {
         let transaction = self
-        return try types.type(of: name, registering: candidate, register: { candidate in
+        return try types.registration(of: name, registering: candidate, register: { candidate in
             try transaction.run(Self.registerType, name, candidate.rawValue, transaction.now)
         }, readBack: {
-            try transaction.run(Self.selectType, name).rows.first?.decode(String.self)
-        })
+            try transaction.run(Self.selectType, name).rows.first?.decode((String, Int64).self)
+        })?.type
+    }
+
+    /// The name `name`'s values are stored under: every op looks its type up before it writes a value.
+    private func stored(_ name: String) -> String {
+        guard let registration = types.resolved[name] else { preconditionFailure("\(name) written before its type was looked up") }
+        return registration.storedName(of: name)
     }
 
     func createProfile(_ distinctID: String) throws -> Bool {
@@ -54,7 +60,7 @@ struct PostgresTransaction: StoreTransaction {
     /// One multi-row `INSERT … ON CONFLICT DO NOTHING`, unless the batch already
     /// inserted them all (``BatchSetOnce``). A name sent twice is stored (at most) by its first occurrence.
     func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
-        let keys = values.map { PropertyKey(namespace, distinctID, $0.name) }
+        let keys = values.map { PropertyKey(namespace, distinctID, stored($0.name)) }
         if let setOnce = start.setOnce { return keys.map(setOnce.claim) }
         var inserted = try Self.insertOnce(zip(keys, values).map { ($0, $1.value, now, request) }, in: session)
         return keys.map { inserted.remove($0) != nil }
@@ -77,14 +83,15 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        try write(Self.upsertSet, distinctID, name, value).metadata.rows == 1
+        try write(Self.upsertSet, distinctID, stored(name), value).metadata.rows == 1
     }
 
     func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
-        try write(Self.upsertAdd, distinctID, name, number)
+        try write(Self.upsertAdd, distinctID, stored(name), number)
     }
 
     func editList(_ op: Op, _ distinctID: String, _ name: String, _ elements: [PropertyValue]) throws -> ListEditResult {
+        let name = stored(name)
         if op == .remove {
             let removed = try run(Self.removeElements, distinctID, name, PostgresValue.keysJSON(elements), now, request)
             return removed.metadata.rows == 1 ? .edited : .unchanged
@@ -99,6 +106,7 @@ struct PostgresTransaction: StoreTransaction {
         return try row.decode(Bool.self) ? .edited : .tooLong
     }
 
+    /// An unset looks no type up: the statement finds the stored name itself.
     func delete(_ distinctID: String, _ name: String) throws -> Bool {
         try run(Self.deleteProperty, distinctID, name).metadata.rows == 1
     }
@@ -126,13 +134,15 @@ struct PostgresTransaction: StoreTransaction {
         return existed
     }
 
-    /// Unregisters the type and deletes every value of the property in this
-    /// transaction: values here are keyed by name, so a value written anew
-    /// after the drop would meet an old row (SQLite's name ids hide them
-    /// instead). The drop count tells every process to forget its cached types.
+    /// Unregisters the type and starts the name's next generation
+    /// (``Registration``); the old generation's stored name joins
+    /// `stale_properties`, which hides its rows at once and which
+    /// ``PostgresStore/reclaimDroppedValues(limit:)`` works through later.
+    /// The drop count tells every process to forget its cached types.
     func dropProperty(_ name: String) throws -> Bool {
         guard try run(Self.deleteType, name).metadata.rows == 1 else { return false }
-        try run(Self.deleteNamed, name)
+        let generation = try run(Self.countNameDrop, name).rows.first!.decode(Int64.self) - 1
+        try run(Self.insertStale, Registration(type: .string, generation: generation).storedName(of: name))
         try session.run(Self.countDrop)
         return true
     }
@@ -189,7 +199,13 @@ struct PostgresTransaction: StoreTransaction {
         INSERT INTO property_types (workspace, version, name, type, registered_at)
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
         """
-    static let selectType = "SELECT type FROM property_types WHERE workspace = $1 AND version = $2 AND name = $3"
+    /// A registration's generation: how often its name was dropped before (``Registration``).
+    static let generation = "coalesce(d.drops, 0)"
+    static let joinDrops = "LEFT JOIN property_drops d ON d.workspace = t.workspace AND d.version = t.version AND d.name = t.name"
+    static let selectType = """
+        SELECT t.type, \(generation) FROM property_types t \(joinDrops)
+        WHERE t.workspace = $1 AND t.version = $2 AND t.name = $3
+        """
     static let insertColumns = """
         INSERT INTO properties AS p (workspace, version, distinct_id, name,
             type, text, number, fractional, instant, list, list_keys, updated_at, request) VALUES
@@ -248,7 +264,10 @@ struct PostgresTransaction: StoreTransaction {
             AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.list_keys) AS k(value)
                         WHERE $5::jsonb @> jsonb_build_array(k.value))
         """
-    static let deleteProperty = "DELETE FROM properties WHERE \(key) AND name = $4"
+    static let deleteProperty = """
+        DELETE FROM properties WHERE \(key) AND name = coalesce((
+            SELECT '$' || drops || '$' FROM property_drops WHERE workspace = $1 AND version = $2 AND name = $4), '') || $4
+        """
     static let lockProfile = "SELECT 1 FROM profiles WHERE \(key) FOR UPDATE"
     static let deleteValues = "DELETE FROM properties WHERE \(key)"
     static let deleteProfile = "DELETE FROM profiles WHERE \(key)"
@@ -257,7 +276,11 @@ struct PostgresTransaction: StoreTransaction {
         """
     static let updateResults = "UPDATE requests SET results = $4 WHERE workspace = $1 AND version = $2 AND id = $3"
     static let deleteType = "DELETE FROM property_types WHERE workspace = $1 AND version = $2 AND name = $3"
-    static let deleteNamed = "DELETE FROM properties WHERE workspace = $1 AND version = $2 AND name = $3"
+    static let countNameDrop = """
+        INSERT INTO property_drops (workspace, version, name, drops) VALUES ($1, $2, $3, 1)
+        ON CONFLICT (workspace, version, name) DO UPDATE SET drops = property_drops.drops + 1 RETURNING drops
+        """
+    static let insertStale = "INSERT INTO stale_properties (workspace, version, stored_name) VALUES ($1, $2, $3)"
     static let countDrop = "UPDATE onced_state SET value = value + 1 WHERE key = 'type_drops'"
     /// Read at the start of every batch; the share lock makes a drop wait until batches that read the old count commit.
     static let selectDrops = "SELECT value FROM onced_state WHERE key = 'type_drops' FOR SHARE"

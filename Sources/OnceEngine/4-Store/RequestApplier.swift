@@ -1,5 +1,16 @@
 import Foundation
 
+/// A property of a namespace, whatever the profile.
+package struct PropertyName: Hashable, Sendable {
+    package var namespace: Namespace
+    package var name: String
+
+    package init(namespace: Namespace, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+}
+
 /// The op semantics of SPEC §2, over any store's ``StoreTransaction``.
 package enum RequestApplier {
     /// What an op asks of the type registry for one property: nothing, the
@@ -29,15 +40,15 @@ package enum RequestApplier {
     /// use in batch order would register (nil when all its uses only read).
     /// Registering these up front, before the requests run, gives each request
     /// the type it would have found running the batch one request at a time.
-    package static func typeCandidates(in batch: [PreparedRequest]) -> [TypeCache.Key: PropertyType?] {
-        var candidates: [TypeCache.Key: PropertyType?] = [:]
+    package static func typeCandidates(in batch: [PreparedRequest]) -> [PropertyName: PropertyType?] {
+        var candidates: [PropertyName: PropertyType?] = [:]
         for request in batch {
             for element in request.elements {
                 for op in element.ops {
                     for property in op.properties {
                         let use = TypeUse(op.op, property.plan)
                         guard use != .none else { continue }
-                        let key = TypeCache.Key(namespace: request.namespace, name: property.name)
+                        let key = PropertyName(namespace: request.namespace, name: property.name)
                         if case .some(.some) = candidates[key] { continue }  // an earlier use registers it
                         candidates[key] = use.candidate
                     }

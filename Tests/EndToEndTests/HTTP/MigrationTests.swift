@@ -1,6 +1,8 @@
 import Foundation
 import OnceEngine
+import OncePostgres
 import Testing
+import TestSupport
 
 /// A database written by the previous release opens under this one, migrates in
 /// place, and keeps every value, type, record and key.
@@ -94,15 +96,50 @@ import Testing
         }
     }
 
+    /// A PostgreSQL database of the last release before PostgreSQL migration 4:
+    /// the same answers, and a drop of a property it wrote hides the old values
+    /// at once, lets the name register anew, and has its rows deleted later.
+    @Test func postgresOfTheLastReleaseReadsBackTheSameAndDropsInTheBackground() async throws {
+        let directory = TemporaryDirectory()
+        let fixture = try await StorageFixture.restore("postgres-v3")
+        let daemon = try await Self.daemon(on: fixture, in: directory)
+        try await Self.expectTheSameAnswers(from: daemon, as: fixture)
+        let base = "/v1/\(Daemon.workspace)/live"
+        let url = try PostgresURL(fixture.database)
+        let holders = try await TestPostgres.integer("SELECT count(*) FROM properties WHERE name = 'plan'", on: url)
+        #expect(holders > 1)
+
+        let drop = try await daemon.request("DELETE", "\(base)/properties/plan", key: fixture.key)
+        #expect(drop.status == 202, "\(drop.body)")
+        #expect(try await daemon.get("\(base)/profiles/ada@example.com", key: fixture.key).json?["properties"]?.objectValue?["plan"] == nil)
+        let write = try await daemon.post("\(base)/profiles/properties/set-once",
+                                          #"{"$once": {"plan": 5}, "distinct_id": "ada@example.com"}"#, key: fixture.key)
+        #expect(write.status == 202, "\(write.body)")
+        #expect(try await daemon.get("\(base)/profiles/ada@example.com", key: fixture.key).json?["properties"]?.objectValue?["plan"] == .integer(5))
+        #expect(try await daemon.get("\(base)/properties", key: fixture.key).json?["properties"]?.objectValue?["plan"] == .string("number"))
+
+        // The daemon reclaims every second; a minute is far more than a few rows take.
+        var left = Int64.max
+        for _ in 0..<600 where left > 0 {
+            left = try await TestPostgres.integer("SELECT count(*) FROM stale_properties", on: url)
+            if left > 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(left == 0)
+        #expect(try await TestPostgres.integer("SELECT count(*) FROM properties WHERE name = 'plan'", on: url) == 0)
+        #expect(try await daemon.get("\(base)/profiles/ada@example.com", key: fixture.key).json?["properties"]?.objectValue?["plan"] == .integer(5))
+    }
+
     static let otherKey = "other-key"
 
     /// A daemon on a copy of the fixture `name`, the other workspace's key being `otherKey` (as when it was written).
     static func daemon(on name: String) async throws -> (Daemon, StorageFixture) {
         let directory = TemporaryDirectory()
         let fixture = try StorageFixture.copy(name, to: directory)
-        let daemon = try await Daemon.start(arguments: ["--api-key", "\(Daemon.otherWorkspace):\(otherKey)"],
-                                            directory: directory, store: ["--db", fixture.database])
-        return (daemon, fixture)
+        return (try await daemon(on: fixture, in: directory), fixture)
+    }
+
+    static func daemon(on fixture: StorageFixture, in directory: TemporaryDirectory) async throws -> Daemon {
+        try await Daemon.start(arguments: ["--api-key", "\(Daemon.otherWorkspace):\(otherKey)"], directory: directory, store: fixture.store)
     }
 
     /// Every read of the fixture's `reads.jsonl` answers as the old release
@@ -127,7 +164,7 @@ import Testing
         let revoked = try String(contentsOf: fixture.directory.appendingPathComponent("revoked-key.txt"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try await daemon.get("/v1/\(Daemon.workspace)/live/properties", key: revoked).status == 401)
-        let keys = try await OncedBinary.run(["keys", "list", Daemon.workspace, "--db", fixture.database])
+        let keys = try await OncedBinary.run(["keys", "list", Daemon.workspace] + fixture.store)
         #expect(keys.lines.count == 2 && keys.lines.filter { $0.contains("revoked") }.count == 1, "\(keys.stdout)")
     }
 }

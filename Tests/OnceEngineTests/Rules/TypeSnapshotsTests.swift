@@ -60,12 +60,4 @@ import Testing
         #expect(snapshots.namespaceCount <= 8)
     }
 
-    @Test func theTypeCacheIsBounded() {
-        let cache = TypeCache(capacity: 100)
-        for index in 0..<1000 {
-            cache.remember([TypeCache.Key(namespace: TestEngine.namespace, name: "p\(index)"): .number])
-        }
-        #expect(cache.count <= 100)
-        #expect(cache.type(of: "p999", in: TestEngine.namespace) == .number)
-    }
 }

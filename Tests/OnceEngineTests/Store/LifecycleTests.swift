@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
+import OncePostgres
 import Testing
+import TestSupport
 @testable import OnceEngine
 
 /// SPEC §9 against every store: erasure, dropping a property, provenance, record retention.
@@ -161,26 +163,39 @@ import Testing
         try await engine.close()
     }
 
-    /// The rows of a dropped property are invisible at once and deleted later, a step at a time.
-    @Test func droppedRowsAreReclaimedInSteps() async throws {
-        let test = try await TestEngine(.sqlite)
+    /// The rows of a dropped property are invisible at once and deleted later,
+    /// a step at a time, sparing the values written under the name since.
+    @Test(arguments: StoreKind.shared)
+    func droppedRowsAreReclaimedInSteps(store: StoreKind) async throws {
+        let test = try await TestEngine(store)
         let engine = test.engine
         for index in 0..<25 { try await test.submit(#"{"$once": {"plan": "p\#(index)", "seats": 1}}"#, distinctID: "u\(index)") }
         _ = try await engine.dropProperty("plan", in: namespace)
-        func rows() throws -> Int {
+        try await test.submit(#"{"$once": {"plan": 5}}"#, distinctID: "u0")
+        func rows() async throws -> Int {
+            if let url = test.dataSet?.postgresURL {
+                return Int(try await TestPostgres.integer("SELECT count(*) FROM properties", on: try PostgresURL(url)))
+            }
             let queue = try DatabaseQueue(path: test.dbPath)
             defer { try? queue.close() }
-            return try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM properties")! }
+            return try await queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM properties")! }
         }
-        #expect(try rows() == 50)
+        #expect(try await rows() == 51)
         var maintenance = StoreMaintenance(store: engine.store, recordRetention: nil)
         maintenance.rowsPerStep = 10
         #expect(try await engine.store.reclaimDroppedValues(limit: 10))
-        #expect(try rows() == 40)
+        #expect(try await rows() == 41)
         try await maintenance.runOnce()
-        #expect(try rows() == 25)
+        #expect(try await rows() == 26)
         #expect(try await engine.store.reclaimDroppedValues(limit: 10) == false)
         #expect(try await engine.profile("u3", in: namespace)?.properties.map(\.name) == ["seats"])
+        #expect(try await engine.profile("u0", in: namespace)?["plan"] == .integer(5))
+
+        // The second generation goes the same way.
+        _ = try await engine.dropProperty("plan", in: namespace)
+        #expect(try await engine.profile("u0", in: namespace)?.properties.map(\.name) == ["seats"])
+        try await maintenance.runOnce()
+        #expect(try await rows() == 25)
         try await engine.close()
     }
 

@@ -7,7 +7,7 @@ import Synchronization
 /// only when the property is dropped, so entries stay good across processes
 /// until the file's drop count moves (``check(drops:)``); they are added only
 /// after the transaction that read or made them has committed. Names are
-/// bounded like ``TypeCache``: past ``capacity`` the map starts afresh.
+/// bounded: past ``capacity`` the map starts afresh.
 final class SQLiteIDs: Sendable {
     struct NameKey: Hashable, Sendable {
         var namespace: Int64
