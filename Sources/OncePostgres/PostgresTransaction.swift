@@ -142,7 +142,7 @@ struct PostgresTransaction: StoreTransaction {
     func dropProperty(_ name: String) throws -> Bool {
         guard try run(Self.deleteType, name).metadata.rows == 1 else { return false }
         let generation = try run(Self.countNameDrop, name).rows.first!.decode(Int64.self) - 1
-        try run(Self.insertStale, Registration(type: .string, generation: generation).storedName(of: name))
+        try run(Self.insertStale, Registration.storedName(of: name, generation: generation))
         try session.run(Self.countDrop)
         return true
     }
@@ -264,6 +264,7 @@ struct PostgresTransaction: StoreTransaction {
             AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.list_keys) AS k(value)
                         WHERE $5::jsonb @> jsonb_build_array(k.value))
         """
+    /// The stored name as ``Registration/storedName(of:generation:)`` makes it, from the name's drop count.
     static let deleteProperty = """
         DELETE FROM properties WHERE \(key) AND name = coalesce((
             SELECT '$' || drops || '$' FROM property_drops WHERE workspace = $1 AND version = $2 AND name = $4), '') || $4

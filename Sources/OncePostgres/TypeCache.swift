@@ -14,6 +14,11 @@ struct Registration: Hashable, Sendable {
 
     /// The name this registration's values are stored under.
     func storedName(of name: String) -> String {
+        Self.storedName(of: name, generation: generation)
+    }
+
+    /// `name`'s stored name in `generation` (``PostgresTransaction/deleteProperty`` spells the same in SQL).
+    static func storedName(of name: String, generation: Int64) -> String {
         generation == 0 ? name : "$\(generation)$\(name)"
     }
 
