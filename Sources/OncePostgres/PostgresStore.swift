@@ -224,12 +224,16 @@ public final class PostgresStore: ProfileStore {
     /// One pooled query under the query deadline. A server error stays itself and
     /// unreadable data is ``StoreError/corrupt``; anything else (the server or the
     /// pool cannot be reached) reads as ``StoreError/unavailable``.
-    func pooled<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
+    /// `extraSeconds` lengthen the deadline for work with a time limit of its own (a cohort query's).
+    func pooled<T: Sendable>(extraSeconds: Double = 0,
+                             _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
         let (client, logger) = (self.client, self.logger)
         do {
-            return try await Deadline.run(options.queryTimeout) { try await body(client, logger) }
+            return try await Deadline.run(options.queryTimeout + extraSeconds) { try await body(client, logger) }
         } catch let error as StoreError {
             throw error
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "57014" {
+            throw StoreError.queryTimeout  // statement_timeout
         } catch let error as PostgresDecodingError {
             throw StoreError.corrupt("\(error)")
         } catch {

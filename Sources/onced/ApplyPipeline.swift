@@ -62,7 +62,7 @@ struct ApplyPipeline {
 
         let writer = Task { () -> Summary in
             let output = OutputBuffer(fd: 1)
-            let progress = Progress(started: started)
+            let progress = ProgressLine(started: started)
             var summary = Summary()
             for await task in outcomes {
                 queued.subtract(1, ordering: .relaxed)
@@ -82,7 +82,7 @@ struct ApplyPipeline {
                 }
                 permits.signal()
                 if queued.load(ordering: .relaxed) == 0 { output.flush() }
-                progress.report(summary.processed, failed: summary.failed)
+                progress.report { rate in "\(summary.processed) lines, \(summary.failed) errors, \(rate(summary.processed)) lines/s" }
             }
             output.flush()
             progress.finish()
@@ -228,28 +228,4 @@ private func errorLine(_ line: Int, _ message: String, code: String = "bad_reque
         .init("line", .integer(Int64(line))),
         .init("error", .object(JSONObject([.init("code", .string(code)), .init("message", .string(message))] + extra))),
     ])).text
-}
-
-/// A progress line on stderr, only when stderr is a terminal.
-private final class Progress {
-    let started: Date
-    let enabled = isatty(2) == 1
-    var lastReport = Date.distantPast
-
-    init(started: Date) {
-        self.started = started
-    }
-
-    func report(_ processed: Int, failed: Int) {
-        guard enabled else { return }
-        let now = Date()
-        guard now.timeIntervalSince(lastReport) >= 0.5 else { return }
-        lastReport = now
-        let rate = Int(Double(processed) / max(now.timeIntervalSince(started), 0.001))
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(processed) lines, \(failed) errors, \(rate) lines/s".utf8))
-    }
-
-    func finish() {
-        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
 }

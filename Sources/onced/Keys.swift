@@ -40,8 +40,8 @@ struct Keys: AsyncParsableCommand {
             let listed = try await keys.keys(in: workspace)
             try await keys.close()
             for key in listed {
-                print([key.id, "created", API.timestamp(key.createdAt)].joined(separator: " ")
-                      + (key.revokedAt.map { " revoked \(API.timestamp($0))" } ?? ""))
+                print([key.id, "created", ProfileJSON.timestamp(key.createdAt)].joined(separator: " ")
+                      + (key.revokedAt.map { " revoked \(ProfileJSON.timestamp($0))" } ?? ""))
             }
         }
     }
@@ -63,7 +63,7 @@ struct Keys: AsyncParsableCommand {
                 printError("onced keys revoke: no key has the id \(keyID)")
                 throw ExitCode.failure
             }
-            print("revoked \(revoked.id) of \(revoked.workspace) at \(API.timestamp(at))")
+            print("revoked \(revoked.id) of \(revoked.workspace) at \(ProfileJSON.timestamp(at))")
         }
     }
 }

@@ -6,7 +6,7 @@ struct Onced: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "onced",
         abstract: "A set-once user-property engine with Lua pre-write rules.",
-        subcommands: [Serve.self, Apply.self, RulesCommand.self, Keys.self]
+        subcommands: [Serve.self, Apply.self, Export.self, RulesCommand.self, Keys.self]
     )
 
     /// Logs go to stderr: stdout carries `apply`'s outcomes.

@@ -42,10 +42,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Days request records are kept (0: forever); older ones are deleted in the background and answer 404.")
     var recordRetention = 30
 
+    @Option(help: "Seconds a cohort query or count may run; past it the answer is 503 query_timeout.")
+    var queryTimeout = 5.0
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
         guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be positive") }
+        guard queryTimeout > 0, queryTimeout <= 3600 else { throw ValidationError("--query-timeout must be above 0 and at most 3600 seconds") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
         guard (0...36_500).contains(recordRetention) else { throw ValidationError("--record-retention must be 0 (forever) to 36500 days") }
         _ = try developmentKeys()
@@ -75,7 +79,8 @@ struct Serve: AsyncParsableCommand {
         let shadow = shadowRuntime.map { ShadowRules(shadow: $0, engine: engine) }
         ShadowRules.registerMetrics()
         let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()), shadow: shadow,
-                      maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, limits: limits.limits, registry: registry)
+                      maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, limits: limits.limits,
+                      queryTimeout: .milliseconds(Int64((queryTimeout * 1000).rounded())), registry: registry)
         let example = try developmentKeys().first
         let app = Application(
             router: api.router(),

@@ -51,6 +51,13 @@ public protocol ProfileStore: Sendable {
     func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile?
     func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord?
     func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType]
+    /// SPEC §8: the profiles of `query.namespace` matching its filter, at most
+    /// `query.limit`, in distinct_id byte order after `query.after`. Runs on a
+    /// reader, never in the way of writes; past `timeout` it stops and throws
+    /// ``StoreError/queryTimeout``.
+    func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile]
+    /// How many profiles of the namespace match, under the same time limit.
+    func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int
     /// Deletes up to `limit` request records received before `cutoff`, in one
     /// short step; how many it deleted (SPEC §5's record retention).
     func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int
@@ -97,6 +104,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// A write failed on I/O (a full disk, a failed fsync): the store refuses
     /// every write until the process restarts, and nothing of this one was acknowledged.
     case degraded(String)
+    /// A query or count ran past its time limit and was stopped; nothing was changed.
+    case queryTimeout
 
     /// A one-line explanation.
     public var description: String {
@@ -106,6 +115,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .unavailable(let detail): "the store is unavailable: \(detail)"
         case .overloaded: "too many requests are waiting for a commit"
         case .degraded(let reason): "writes are refused until restart after a disk failure (\(reason))"
+        case .queryTimeout: "the query ran past its time limit"
         }
     }
 }

@@ -13,6 +13,8 @@ struct API: Sendable {
     let maxBodyBytes: Int
     let maxInFlight: Int
     let limits: RequestLimits
+    /// How long a cohort query or count may run (SPEC §8).
+    let queryTimeout: Duration
     let registry: PrometheusCollectorRegistry
 
     /// The path segment of each single-op endpoint.
@@ -43,6 +45,8 @@ struct API: Sendable {
         }
         let others: [Route] = [
             (.post, "/v1/:wsid/:version/profiles/properties/batch", { try await batch($0, $1) }),
+            (.post, "/v1/:wsid/:version/profiles/query", { try await query($0, $1) }),
+            (.post, "/v1/:wsid/:version/profiles/count", { try await count($0, $1) }),
             (.get, "/v1/:wsid/:version/profiles/:distinct_id", { try await profile($0, $1) }),
             (.delete, "/v1/:wsid/:version/profiles/:distinct_id", { try await deleteProfile($0, $1) }),
             (.delete, "/v1/:wsid/:version/properties/:name", { try await dropProperty($0, $1) }),
@@ -166,17 +170,29 @@ struct API: Sendable {
         default: throw APIError.badRequest("provenance must be true or false")
         }
         guard let profile = try await engine.profile(id, in: namespace) else { throw APIError.notFound("no such profile") }
-        var members: [JSONObject.Member] = [
-            .init("distinct_id", .string(profile.distinctID)),
-            .init("properties", .object(JSONObject(profile.properties.map { .init($0.name, $0.value.json) }))),
-            .init("created_at", .string(Self.timestamp(profile.createdAt))),
-            .init("updated_at", .string(Self.timestamp(profile.updatedAt))),
-        ]
+        var members = ProfileJSON.members(of: profile)
         if provenance {
             let changes = try await engine.lastChanges(of: profile, in: namespace)
             members.append(.init("provenance", .object(JSONObject(changes.map { .init($0.name, $0.change.json) }))))
         }
         return .json(.object(JSONObject(members)))
+    }
+
+    /// SPEC §8: a page of the profiles a filter selects, each as GET shows it.
+    private func query(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        let page = try await engine.query(try await body(request), in: namespace, timeout: queryTimeout)
+        return .json(.object(JSONObject([
+            .init("profiles", .array(page.profiles.map { .object(JSONObject(ProfileJSON.members(of: $0))) })),
+            .init("next_cursor", page.nextCursor.map(JSON.string) ?? .null),
+        ])))
+    }
+
+    /// SPEC §8: how many profiles a filter selects.
+    private func count(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let namespace = try await authorize(request, context)
+        let count = try await engine.count(try await body(request), in: namespace, timeout: queryTimeout)
+        return .json(.object(JSONObject([.init("count", .integer(Int64(count)))])))
     }
 
     private func record(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -258,9 +274,5 @@ struct API: Sendable {
 
     private var tooLarge: APIError {
         APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(maxBodyBytes) bytes")
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        ISODate.utcText(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
     }
 }

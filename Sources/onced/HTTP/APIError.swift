@@ -48,6 +48,9 @@ struct APIError: HTTPResponseError {
             return APIError(status: .serviceUnavailable, code: "unavailable",
                             message: "writes are refused until the daemon restarts after a disk failure (\(reason)); "
                                 + "the request was not applied", retryAfter: 1)
+        case StoreError.queryTimeout:
+            return APIError(status: .serviceUnavailable, code: "query_timeout",
+                            message: "the query ran past --query-timeout; narrow the filter or retry later", retryAfter: 1)
         case StoreError.unavailable:
             return APIError(status: .serviceUnavailable, code: "unavailable",
                             message: "the database is unreachable; the request was not applied", retryAfter: 1)

@@ -86,6 +86,28 @@ public final class MemoryStore: ProfileStore {
         state.withLock { $0.spaces[namespace]?.types ?? [:] }
     }
 
+    /// Every profile of the namespace tested in turn, as SPEC §8 reads (``FilterEvaluator``).
+    public func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile] {
+        let matching = state.withLock { state in
+            (state.spaces[query.namespace]?.profiles ?? [:]).filter { distinctID, stored in
+                query.after.map { $0.utf8.lexicographicallyPrecedes(distinctID.utf8) } ?? true
+                    && FilterEvaluator.matches(query.filter, stored.properties)
+            }
+        }
+        return matching.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.prefix(query.limit).map { distinctID, stored in
+            Profile(distinctID: distinctID,
+                    properties: stored.properties.filter { query.properties?.contains($0.key) ?? true }
+                        .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { (name: $0.key, value: $0.value) },
+                    createdAt: Date(epochMilliseconds: stored.createdAt), updatedAt: Date(epochMilliseconds: stored.updatedAt))
+        }
+    }
+
+    public func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int {
+        state.withLock { state in
+            (state.spaces[namespace]?.profiles ?? [:]).values.count { FilterEvaluator.matches(filter, $0.properties) }
+        }
+    }
+
     public func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int {
         state.withLock { state in
             var deleted = 0

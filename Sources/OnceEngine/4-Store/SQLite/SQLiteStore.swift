@@ -66,6 +66,10 @@ public final class SQLiteStore: ProfileStore {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             // Deleted and overwritten content is zeroed, so an erased profile leaves no bytes in the file (SPEC §9).
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // A list element's instant, for a query's `contains` of a date (SPEC §8).
+            db.add(function: DatabaseFunction("onced_instant", argumentCount: 1, pure: true) { values in
+                String.fromDatabaseValue(values[0]).flatMap(ISODate.init(parsing:))?.instant
+            })
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator(progress: options.migrationProgress).migrate(pool)

@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+
+/// A ``Filter`` as an SQL condition on `profiles p`, its operands bound as
+/// arguments, never spliced into the text.
+///
+/// Each condition is `p.id IN (SELECT profile FROM properties …)` on the
+/// name's id, so equality, `in` and ranges are range scans of
+/// `properties_by_value (name, value)`, and the planner may drive the query
+/// from them or test membership while it walks `profiles_by_distinct_id`.
+/// Operands take ``StoredValue``'s forms: a date is its instant.
+struct SQLiteFilter {
+    /// The namespace's registered names: id and type.
+    let names: [String: (id: Int64, type: PropertyType)]
+    private(set) var arguments: [(any DatabaseValueConvertible)?] = []
+
+    init(names: [String: (id: Int64, type: PropertyType)]) {
+        self.names = names
+    }
+
+    /// The SQL of `filter`, its arguments appended to ``arguments``.
+    mutating func sql(_ filter: Filter) -> String {
+        switch filter {
+        case .and(let filters): filters.isEmpty ? "1" : "(" + filters.map { sql($0) }.joined(separator: " AND ") + ")"
+        case .or(let filters): filters.isEmpty ? "0" : "(" + filters.map { sql($0) }.joined(separator: " OR ") + ")"
+        case .not(let filter): "NOT " + sql(filter)
+        case .constant(let result): result ? "1" : "0"
+        case .condition(let condition): sql(condition)
+        }
+    }
+
+    private mutating func sql(_ condition: Condition) -> String {
+        // Dropped (and perhaps registered anew as another type) since the filter was checked.
+        guard let name = names[condition.property], name.type == condition.type else {
+            return condition.test == .notSet ? "1" : "0"
+        }
+        arguments.append(name.id)
+        let rows = "SELECT v.profile FROM properties v WHERE v.name = ?"
+        switch condition.test {
+        case .isSet: return "p.id IN (\(rows))"
+        case .notSet: return "p.id NOT IN (\(rows))"
+        default: return "p.id IN (\(rows) AND \(predicate(condition.test)))"
+        }
+    }
+
+    /// The test on `v.value`.
+    private mutating func predicate(_ test: Test) -> String {
+        switch test {
+        case .equals(let operand): return bind(operand, "v.value = ?")
+        case .differs(let operand): return bind(operand, "v.value <> ?")
+        case .below(let operand, let orEqual): return bind(operand, orEqual ? "v.value <= ?" : "v.value < ?")
+        case .above(let operand, let orEqual): return bind(operand, orEqual ? "v.value >= ?" : "v.value > ?")
+        case .oneOf(let operands):
+            arguments.append(JSON.array(operands.map(Self.storedJSON)).text)
+            return "v.value IN (SELECT value FROM json_each(?))"
+        case .holds(let element):
+            switch element {
+            case .date(let date):
+                arguments.append(date.instant)
+                return "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND onced_instant(e.value) = ?)"
+            case .string(let string):
+                arguments.append(string)
+                return "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND e.value = ?)"
+            default:
+                return bind(element, "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type IN ('integer', 'real') AND e.value = ?)")
+            }
+        case .substring(let part):
+            arguments.append(part)
+            return "instr(v.value, ?) > 0"
+        case .prefix(let start):
+            guard !start.isEmpty else { return "1" }
+            arguments.append(start)
+            guard let end = PrefixBound.firstAfter(start) else { return "v.value >= ?" }
+            arguments.append(end)
+            return "v.value >= ? AND v.value < ?"
+        case .between(let low, let high):
+            arguments.append(low)
+            arguments.append(high)
+            return "v.value BETWEEN ? AND ?"
+        case .isSet, .notSet:
+            preconditionFailure("handled by the condition")
+        }
+    }
+
+    private mutating func bind(_ operand: PropertyValue, _ sql: String) -> String {
+        arguments.append(Self.stored(operand))
+        return sql
+    }
+
+    /// An operand in the form `value` holds it (``StoredValue``).
+    static func stored(_ operand: PropertyValue) -> (any DatabaseValueConvertible)? {
+        switch operand {
+        case .string(let string): string
+        case .integer(let integer): integer
+        case .decimal(let double): double
+        case .boolean(let bool): bool ? 1 : 0
+        case .date(let date): date.instant
+        case .list(let elements): JSON.array(elements.map(\.json)).text
+        }
+    }
+
+    private static func storedJSON(_ operand: PropertyValue) -> JSON {
+        switch operand {
+        case .date(let date): .integer(date.instant)
+        case .boolean(let bool): .integer(bool ? 1 : 0)
+        default: operand.json
+        }
+    }
+}

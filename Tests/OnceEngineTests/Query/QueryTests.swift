@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import OnceEngine
+
+/// SPEC §8 against every store: each operator on each type it takes, with
+/// answers worked out by hand from a small namespace.
+@Suite struct QueryTests {
+    let namespace = TestEngine.namespace
+
+    /// Six profiles; `Zed` and `émile` test byte order (uppercase first, non-ASCII last).
+    static let people: [(String, String)] = [
+        ("ada", #"{"$set": {"plan": "pro", "seats": 3, "beta": true, "signup": "2024-03-01T10:00:00Z", "tags": ["beta", 1, "2024-01-01"], "name": "Ada Lovelace"}}"#),
+        ("bob", #"{"$set": {"plan": "free", "seats": 1.5, "beta": false, "signup": "2023-12-31", "tags": ["x", 2.0]}}"#),
+        ("cy", #"{"$set": {"plan": "pro", "seats": 10, "signup": "2024-11-05T00:30:00+01:00", "name": "Cy Young"}}"#),
+        ("dee", #"{"$set": {"city": "Oslo"}}"#),
+        ("Zed", #"{"$set": {"plan": "Pro", "seats": 2, "tags": ["2024-01-01T01:00:00+01:00"], "name": "Zed"}}"#),
+        ("émile", #"{"$set": {"plan": "team", "seats": -1, "beta": true, "name": "Émile"}}"#),
+    ]
+
+    static let cases: [(filter: String, matches: [String])] = [
+        (#"{}"#, ["Zed", "ada", "bob", "cy", "dee", "émile"]),
+        (#"{"property": "plan", "op": "eq", "value": "pro"}"#, ["ada", "cy"]),
+        (#"{"property": "plan", "op": "ne", "value": "pro"}"#, ["Zed", "bob", "émile"]),
+        (#"{"not": {"property": "plan", "op": "eq", "value": "pro"}}"#, ["Zed", "bob", "dee", "émile"]),
+        (#"{"property": "plan", "op": "lt", "value": "pro"}"#, ["Zed", "bob"]),
+        (#"{"property": "plan", "op": "gte", "value": "pro"}"#, ["ada", "cy", "émile"]),
+        (#"{"property": "plan", "op": "in", "value": ["free", "team", "enterprise"]}"#, ["bob", "émile"]),
+        (#"{"property": "plan", "op": "in", "value": []}"#, []),
+        (#"{"property": "name", "op": "contains", "value": "o"}"#, ["ada", "cy"]),
+        (#"{"property": "name", "op": "contains", "value": ""}"#, ["Zed", "ada", "cy", "émile"]),
+        (#"{"property": "name", "op": "starts_with", "value": "Ad"}"#, ["ada"]),
+        (#"{"property": "name", "op": "starts_with", "value": "É"}"#, ["émile"]),
+        (#"{"property": "seats", "op": "eq", "value": 3.0}"#, ["ada"]),
+        (#"{"property": "seats", "op": "gt", "value": 1.5}"#, ["Zed", "ada", "cy"]),
+        (#"{"property": "seats", "op": "lte", "value": 1.5}"#, ["bob", "émile"]),
+        (#"{"property": "seats", "op": "in", "value": [2, 10.0, 7]}"#, ["Zed", "cy"]),
+        (#"{"property": "seats", "op": "ne", "value": 10}"#, ["Zed", "ada", "bob", "émile"]),
+        (#"{"property": "beta", "op": "eq", "value": true}"#, ["ada", "émile"]),
+        (#"{"property": "beta", "op": "ne", "value": true}"#, ["bob"]),
+        // Dates by instant: cy's 2024-11-05T00:30+01:00 is 2024-11-04T23:30Z.
+        (#"{"property": "signup", "op": "lt", "value": "2024-11-05"}"#, ["ada", "bob", "cy"]),
+        (#"{"property": "signup", "op": "eq", "value": "2024-11-04T23:30:00.000Z"}"#, ["cy"]),
+        (#"{"property": "signup", "op": "gte", "value": "2024-01-01"}"#, ["ada", "cy"]),
+        (#"{"property": "signup", "op": "in", "value": ["2023-12-31T00:00:00Z", "2020-01-01"]}"#, ["bob"]),
+        // Lists hold elements by SPEC §2's equality: 2 is 2.0, a date by its instant.
+        (#"{"property": "tags", "op": "contains", "value": "beta"}"#, ["ada"]),
+        (#"{"property": "tags", "op": "contains", "value": 2}"#, ["bob"]),
+        (#"{"property": "tags", "op": "contains", "value": 1.0}"#, ["ada"]),
+        (#"{"property": "tags", "op": "contains", "value": "2024-01-01T00:00:00Z"}"#, ["Zed", "ada"]),
+        (#"{"property": "tags", "op": "is_set"}"#, ["Zed", "ada", "bob"]),
+        (#"{"property": "tags", "op": "not_set"}"#, ["cy", "dee", "émile"]),
+        (#"{"property": "nobody", "op": "eq", "value": 1}"#, []),
+        (#"{"property": "nobody", "op": "not_set"}"#, ["Zed", "ada", "bob", "cy", "dee", "émile"]),
+        (#"{"property": "nobody", "op": "is_set"}"#, []),
+        (#"{"and": [{"property": "plan", "op": "eq", "value": "pro"}, {"property": "signup", "op": "gte", "value": "2024-01-01"}, {"property": "tags", "op": "contains", "value": "beta"}]}"#, ["ada"]),
+        (#"{"or": [{"property": "city", "op": "eq", "value": "Oslo"}, {"property": "seats", "op": "lt", "value": 0}]}"#, ["dee", "émile"]),
+        (#"{"and": []}"#, ["Zed", "ada", "bob", "cy", "dee", "émile"]),
+        (#"{"or": []}"#, []),
+        (#"{"not": {"or": [{"property": "plan", "op": "is_set"}, {"not": {"property": "city", "op": "is_set"}}]}}"#, ["dee"]),
+    ]
+
+    @Test(arguments: StoreKind.allCases)
+    func everyOperatorOnEveryType(store: StoreKind) async throws {
+        let test = try await TestEngine(store)
+        for (distinctID, body) in Self.people { try await test.submit(body, distinctID: distinctID) }
+        for (filter, expected) in Self.cases {
+            let body = #"{"where": \#(filter)}"#
+            let page = try await test.engine.query(try JSONParser.parse(body), in: namespace, timeout: .seconds(30))
+            #expect(page.profiles.map(\.distinctID) == expected, "\(filter)")
+            #expect(page.nextCursor == nil)
+            #expect(try await test.engine.count(try JSONParser.parse(body), in: namespace, timeout: .seconds(30)) == expected.count, "\(filter)")
+        }
+        // Each profile as GET shows it.
+        let page = try await test.engine.query(try JSONParser.parse(#"{"where": {"property": "plan", "op": "eq", "value": "pro"}}"#),
+                                               in: namespace, timeout: .seconds(30))
+        #expect(page.profiles.first == (try await test.profile("ada")).map { profile in
+            var shown = profile
+            shown.lastChangedBy = [:]
+            return shown
+        })
+        try await test.engine.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func pagesVisitEveryMatchOnceInByteOrder(store: StoreKind) async throws {
+        let test = try await TestEngine(store)
+        let ids = (0..<23).map { "user-\($0)" } + ["Ω", "a b", "a%2F"]
+        for (index, id) in ids.enumerated() {
+            try await test.submit(#"{"$set": {"n": \#(index), "plan": "\#(index % 2 == 0 ? "pro" : "free")"}}"#, distinctID: id)
+        }
+        var seen: [String] = []
+        var cursor: JSON = .null
+        repeat {
+            let body = JSON.object(JSONObject([.init("limit", .integer(4)), .init("cursor", cursor), .init("properties", .array([.string("plan")]))]))
+            let page = try await test.engine.query(body, in: namespace, timeout: .seconds(30))
+            #expect(page.profiles.count <= 4)
+            #expect(page.profiles.allSatisfy { $0.properties.map(\.name) == ["plan"] })
+            seen += page.profiles.map(\.distinctID)
+            cursor = page.nextCursor.map(JSON.string) ?? .null
+        } while cursor != .null
+        #expect(seen == ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+
+        let bare = try await test.engine.query(try JSONParser.parse(#"{"properties": [], "limit": 1000}"#), in: namespace, timeout: .seconds(30))
+        #expect(bare.profiles.count == ids.count)
+        #expect(bare.profiles.allSatisfy { $0.properties.isEmpty })
+        #expect(bare.nextCursor == nil)
+        try await test.engine.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aDroppedPropertyMatchesOnlyNotSetUntilItsNextValue(store: StoreKind) async throws {
+        let test = try await TestEngine(store)
+        try await test.submit(#"{"$set": {"plan": "pro"}}"#, distinctID: "a")
+        try await test.submit(#"{"$set": {"plan": "free"}}"#, distinctID: "b")
+        _ = try await test.engine.dropProperty("plan", in: namespace)
+        func matches(_ filter: String) async throws -> [String] {
+            try await test.engine.query(try JSONParser.parse(#"{"where": \#(filter)}"#), in: namespace, timeout: .seconds(30)).profiles.map(\.distinctID)
+        }
+        #expect(try await matches(#"{"property": "plan", "op": "is_set"}"#) == [])
+        #expect(try await matches(#"{"property": "plan", "op": "not_set"}"#) == ["a", "b"])
+        // Registered anew as a number: the old strings are gone, the new value is found.
+        try await test.submit(#"{"$set": {"plan": 7}}"#, distinctID: "b")
+        #expect(try await matches(#"{"property": "plan", "op": "gt", "value": 1}"#) == ["b"])
+        #expect(try await matches(#"{"property": "plan", "op": "not_set"}"#) == ["a"])
+        await #expect(throws: DecodeError.self) { try await matches(#"{"property": "plan", "op": "eq", "value": "pro"}"#) }
+        try await test.engine.close()
+    }
+
+    @Test(arguments: StoreKind.shared)
+    func aQueryPastItsTimeLimitStopsWithQueryTimeout(store: StoreKind) async throws {
+        let test = try await TestEngine(store)
+        // Enough rows that a count of 64 substring conditions takes far longer than 1 ms.
+        let elements = try (0..<5000).map { index in
+            try RequestDecoder.element(distinctID: "user-\(index)", opsIn: try JSONParser.parse(#"{"$set": {"name": "someone number \#(index)"}}"#).objectValue!)
+        }
+        for chunk in stride(from: 0, to: elements.count, by: 500) {
+            _ = try await test.engine.submit(WriteRequest(namespace: namespace, elements: Array(elements[chunk..<(chunk + 500)])))
+        }
+        let slow = #"{"where": {"or": [\#((0..<64).map { #"{"property": "name", "op": "contains", "value": "x\#($0)y"}"# }.joined(separator: ", "))]}}"#
+        let error = await #expect(throws: StoreError.self) {
+            _ = try await test.engine.count(try JSONParser.parse(slow), in: namespace, timeout: .milliseconds(1))
+        }
+        #expect(error.map { if case .queryTimeout = $0 { true } else { false } } == true, "\(String(describing: error))")
+        // The store answers the next query as usual.
+        #expect(try await test.engine.count(try JSONParser.parse("{}"), in: namespace, timeout: .seconds(30)) == 5000)
+        try await test.engine.close()
+    }
+}
