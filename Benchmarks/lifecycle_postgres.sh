@@ -44,6 +44,7 @@ for run in "without a drop" "dropping legacy"; do
         reclaim=$(echo "$(date +%s.%N) - $started" | bc)
     fi
     wait $load
+    kill -0 "$pid" 2>/dev/null || { echo "onced exited during the run:"; tail -20 "$work/log"; exit 1; }
     kill -TERM $pid; wait $pid || true
     pid=""
     awk -v run="$run" -v drop="$drop" -v reclaim="$reclaim" -v n="$profiles" '

@@ -127,9 +127,9 @@ enum PostgresSchema {
         // (PostgresFilter). Each row is in one of them (a date in the instant index only).
         // Built in the migration's transaction: on a large table, writes wait for the build.
         Migration(version: 5, name: "value indexes for cohort queries", statements: [
-            #"CREATE INDEX properties_by_text ON properties (workspace, version, name, text COLLATE "C") WHERE type = 'string'"#,
-            "CREATE INDEX properties_by_number ON properties (workspace, version, name, number) WHERE number IS NOT NULL",
-            "CREATE INDEX properties_by_instant ON properties (workspace, version, name, instant) WHERE instant IS NOT NULL",
+            #"CREATE INDEX IF NOT EXISTS properties_by_text ON properties (workspace, version, name, text COLLATE "C") WHERE type = 'string'"#,
+            "CREATE INDEX IF NOT EXISTS properties_by_number ON properties (workspace, version, name, number) WHERE number IS NOT NULL",
+            "CREATE INDEX IF NOT EXISTS properties_by_instant ON properties (workspace, version, name, instant) WHERE instant IS NOT NULL",
         ]),
     ]
 

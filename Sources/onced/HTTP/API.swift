@@ -47,8 +47,8 @@ struct API: Sendable {
             (.post, "/v1/:wsid/:version/profiles/properties/batch", { try await batch($0, $1) }),
             (.post, "/v1/:wsid/:version/profiles/query", { try await query($0, $1) }),
             (.post, "/v1/:wsid/:version/profiles/count", { try await count($0, $1) }),
-            (.get, "/v1/:wsid/:version/profiles/:distinct_id", { try await profile($0, $1) }),
-            (.delete, "/v1/:wsid/:version/profiles/:distinct_id", { try await deleteProfile($0, $1) }),
+            (.get, "/v1/:wsid/:version/profiles/:distinct_id", { try await profile($0, $1, named: nil) }),
+            (.delete, "/v1/:wsid/:version/profiles/:distinct_id", { try await deleteProfile($0, $1, named: nil) }),
             (.delete, "/v1/:wsid/:version/properties/:name", { try await dropProperty($0, $1) }),
             (.get, "/v1/:wsid/:version/requests/:request_id", { try await record($0, $1) }),
             (.get, "/v1/:wsid/:version/properties", { try await properties($0, $1) }),
@@ -60,7 +60,13 @@ struct API: Sendable {
                          body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }),
         ]
-        return writes + others
+        // A profile may be named like a route under profiles/ (SPEC: any distinct_id): the literal wins in the router, so it reads the same.
+        var profilesNamedLikeRoutes: [Route] = []
+        for name in ["query", "count", "properties"] {
+            profilesNamedLikeRoutes.append((.get, "/v1/:wsid/:version/profiles/\(name)", { try await profile($0, $1, named: name) }))
+            profilesNamedLikeRoutes.append((.delete, "/v1/:wsid/:version/profiles/\(name)", { try await deleteProfile($0, $1, named: name) }))
+        }
+        return writes + others + profilesNamedLikeRoutes
     }
 
     // MARK: - Writes
@@ -108,11 +114,11 @@ struct API: Sendable {
     }
 
     /// SPEC §9: the profile erased, durable (and on SQLite gone from the files) before the 202.
-    private func deleteProfile(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func deleteProfile(_ request: Request, _ context: BasicRequestContext, named: String?) async throws -> Response {
         let namespace = try await authorize(request, context)
         let distinctID: String
         do {
-            distinctID = try RequestDecoder.distinctID(try pathParameter("distinct_id", context))
+            distinctID = try RequestDecoder.distinctID(try named ?? pathParameter("distinct_id", context))
         } catch let error as DecodeError {
             throw APIError.badRequest(error.message)
         }
@@ -161,9 +167,9 @@ struct API: Sendable {
 
     // MARK: - Reads
 
-    private func profile(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func profile(_ request: Request, _ context: BasicRequestContext, named: String?) async throws -> Response {
         let namespace = try await authorize(request, context)
-        let id = try pathParameter("distinct_id", context)
+        let id = try named ?? pathParameter("distinct_id", context)
         let provenance = switch request.uri.queryParameters.get("provenance") {
         case nil, "false": false
         case "true": true

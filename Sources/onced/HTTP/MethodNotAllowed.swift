@@ -17,7 +17,8 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let miss as HTTPError where miss.status == .notFound {
             let method = request.method == .head ? .get : request.method
             let segments = request.uri.path.split(separator: "/")
-            let allowed = routes.filter { Self.matches($0.segments, segments) }.map(\.method)
+            var allowed: [HTTPRequest.Method] = []
+            for route in routes where Self.matches(route.segments, segments) && !allowed.contains(route.method) { allowed.append(route.method) }
             guard !allowed.isEmpty, !allowed.contains(method) else { throw miss }
             throw APIError.methodNotAllowed(allowed.contains(.get) ? allowed + [.head] : allowed)
         }
