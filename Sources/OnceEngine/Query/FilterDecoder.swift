@@ -20,14 +20,15 @@ public struct FilterDecoder {
         self.now = now
     }
 
-    /// The filter of a `where` member: nil or `{}` selects every profile.
+    /// The filter of a `where` member: nil selects every profile, as `{}` does wherever it stands.
     public mutating func filter(_ json: JSON?) throws(DecodeError) -> Filter {
-        guard let json, json != .object(JSONObject()) else { return .everything }
+        guard let json else { return .everything }
         return try filter(json, depth: 0)
     }
 
     private mutating func filter(_ json: JSON, depth: Int) throws(DecodeError) -> Filter {
         guard case .object(let object) = json else { throw DecodeError("a filter must be an object, not \(json.kindName)") }
+        if object.members.isEmpty { return .everything }
         if object.keys.contains("property") { return try condition(object) }
         guard object.members.count == 1, let member = object.members.first else {
             throw DecodeError("a filter is {\"and\": [...]}, {\"or\": [...]}, {\"not\": filter} or a condition with \"property\" and \"op\"")

@@ -35,6 +35,8 @@ public struct ProfileQuery: Sendable {
         switch object["limit"] {
         case nil: break
         case .integer(let value)? where (1...Int64(maxLimit)).contains(value): limit = Int(value)
+        // JSON Schema's integer: 100.0 is one.
+        case .decimal(let value)? where value.rounded() == value && (1...Double(maxLimit)).contains(value): limit = Int(value)
         default: throw DecodeError("limit must be an integer from 1 to \(maxLimit)")
         }
         var after: String?

@@ -42,6 +42,7 @@ import Testing
         (#"{"where": {}, "limit": 0}"#, "limit must be an integer from 1 to 1000"),
         (#"{"limit": 1001}"#, "limit must be an integer from 1 to 1000"),
         (#"{"limit": 10.5}"#, "limit must be an integer from 1 to 1000"),
+        (#"{"limit": 1000.5}"#, "limit must be an integer from 1 to 1000"),
         (#"{"cursor": "not base64 !"}"#, "cursor is not a next_cursor this API returned"),
         (#"{"properties": "plan"}"#, "properties must be an array of at most 1000 property names"),
         (#"{"sort": "plan"}"#, "unknown key \"sort\"; a query takes where, limit, cursor and properties"),
@@ -86,6 +87,8 @@ import Testing
             .condition(Condition(property: "plan", type: .string, test: .equals(.string("2024-01-01")))),
         ]))
         #expect(query.limit == 5)
+        #expect(try decode(#"{"limit": 7.0, "where": {"not": {}}}"#).limit == 7)
+        #expect(try decode(#"{"where": {"not": {}}}"#).filter == .not(.everything))
         #expect(query.properties == ["plan"])
     }
 
