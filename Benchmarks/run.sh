@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, each beside its baseline in the same run. `make bench` runs
-# this; `Benchmarks/run.sh engine|rules|shadow|apply|lifecycle|http|postgres|overload` runs one.
+# this; `Benchmarks/run.sh engine|rules|shadow|apply|lifecycle|query|http|postgres|overload` runs one.
 set -euo pipefail
 cd "$(dirname "$0")"
 what=${1:-all}
@@ -34,6 +34,11 @@ if [[ $what == all || $what == lifecycle ]]; then
     echo "== dropping a property of 1,000,000 profiles under writes, beside the same writes without (SQLite, then PostgreSQL)"
     ./lifecycle.sh
     ./lifecycle_postgres.sh
+fi
+
+if [[ $what == all || $what == query ]]; then
+    echo "== cohort queries on 1,000,000 profiles × 10 properties (SQLite) vs hand-written SQL on a wide table; export rate"
+    ./query.sh
 fi
 
 if [[ $what == all || $what == http ]]; then

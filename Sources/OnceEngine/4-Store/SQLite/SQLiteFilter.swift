@@ -4,18 +4,32 @@ import GRDB
 /// A ``Filter`` as an SQL condition on `profiles p`, its operands bound as
 /// arguments, never spliced into the text.
 ///
-/// Each condition is `p.id IN (SELECT profile FROM properties …)` on the
-/// name's id, so equality, `in` and ranges are range scans of
-/// `properties_by_value (name, value)`, and the planner may drive the query
-/// from them or test membership while it walks `profiles_by_distinct_id`.
+/// A condition takes one of two forms, and ``Form`` says which:
+/// - membership, `p.id IN (SELECT profile FROM properties …)`: one range
+///   scan of `properties_by_value (name, value)` gives every match, from
+///   which the query is driven (or against which it tests);
+/// - a probe, `EXISTS (… WHERE v.profile = p.id …)`: one primary-key lookup
+///   per profile, so a page walks `profiles_by_distinct_id` in order and
+///   stops after its last match, whatever the condition's size.
 /// Operands take ``StoredValue``'s forms: a date is its instant.
 struct SQLiteFilter {
+    enum Form {
+        /// Every condition as membership: what a count needs, which visits every match.
+        case membership
+        /// Every condition as a probe, except `driver` (if any), a small
+        /// condition every match must meet, as membership: a page is driven
+        /// from its matches, or walks the profiles in order when no condition is small.
+        case probes(driver: Condition?)
+    }
+
     /// The namespace's registered names: id and type.
     let names: [String: (id: Int64, type: PropertyType)]
+    let form: Form
     private(set) var arguments: [(any DatabaseValueConvertible)?] = []
 
-    init(names: [String: (id: Int64, type: PropertyType)]) {
+    init(names: [String: (id: Int64, type: PropertyType)], form: Form = .membership) {
         self.names = names
+        self.form = form
     }
 
     /// The SQL of `filter`, its arguments appended to ``arguments``.
@@ -35,11 +49,33 @@ struct SQLiteFilter {
             return condition.test == .notSet ? "1" : "0"
         }
         arguments.append(name.id)
-        let rows = "SELECT v.profile FROM properties v WHERE v.name = ?"
-        switch condition.test {
-        case .isSet: return "p.id IN (\(rows))"
-        case .notSet: return "p.id NOT IN (\(rows))"
-        default: return "p.id IN (\(rows) AND \(predicate(condition.test)))"
+        let membership = switch form {
+        case .membership: true
+        case .probes(let driver): driver == condition
+        }
+        let rows = membership ? "SELECT v.profile FROM properties v WHERE v.name = ?" : "SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ?"
+        let test = condition.test == .isSet || condition.test == .notSet ? "" : " AND \(predicate(condition.test))"
+        switch (membership, condition.test == .notSet) {
+        case (true, false): return "p.id IN (\(rows)\(test))"
+        case (true, true): return "p.id NOT IN (\(rows))"
+        case (false, false): return "EXISTS (\(rows)\(test))"
+        case (false, true): return "NOT EXISTS (\(rows))"
+        }
+    }
+
+    /// The rows of `condition` alone, as `SELECT 1 FROM properties v …` (an
+    /// index range for the tests ``ranges(_:)`` allows), for sizing it up.
+    mutating func rows(of condition: Condition) -> String? {
+        guard let name = names[condition.property], name.type == condition.type else { return nil }
+        arguments.append(name.id)
+        return "SELECT 1 FROM properties v WHERE v.name = ? AND \(predicate(condition.test))"
+    }
+
+    /// Whether the test is a range of `properties_by_value`, so its size can be bounded cheaply.
+    static func ranges(_ test: Test) -> Bool {
+        switch test {
+        case .equals, .below, .above, .oneOf, .prefix, .between: true
+        case .differs, .holds, .substring, .isSet, .notSet: false
         }
     }
 

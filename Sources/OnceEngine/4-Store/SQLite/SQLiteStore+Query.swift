@@ -9,7 +9,8 @@ extension SQLiteStore {
     public func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile] {
         try await read(timeout: timeout) { db in
             guard let (namespace, names) = try Self.names(of: query.namespace, in: db) else { return [] }
-            var filter = SQLiteFilter(names: names)
+            let driver = try Self.smallestRange(in: query.filter, names: names, db: db)
+            var filter = SQLiteFilter(names: names, form: .probes(driver: driver))
             let condition = filter.sql(query.filter)
             let rows = try Row.fetchAll(db, sql: """
                 SELECT p.id, p.distinct_id, p.created_at, p.updated_at FROM profiles p
@@ -39,11 +40,39 @@ extension SQLiteStore {
     public func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int {
         try await read(timeout: timeout) { db in
             guard let (namespace, names) = try Self.names(of: namespace, in: db) else { return 0 }
+            // One range of properties_by_value is the count itself: a name's rows are one per profile.
+            if case .condition(let condition) = filter, SQLiteFilter.ranges(condition.test) {
+                var sizing = SQLiteFilter(names: names)
+                guard let rows = sizing.rows(of: condition) else { return 0 }
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows))", arguments: StatementArguments(sizing.arguments)) ?? 0
+            }
             var compiled = SQLiteFilter(names: names)
             let condition = compiled.sql(filter)
             return try Int.fetchOne(db, sql: "SELECT count(*) FROM profiles p WHERE p.namespace = ? AND \(condition)",
                                     arguments: StatementArguments([namespace] + compiled.arguments)) ?? 0
         }
+    }
+
+    /// Profiles a condition may match and still drive a page: past this, a
+    /// page walks the profiles in distinct_id order instead, and meets its
+    /// 100 matches within 100 × (profiles / this) probes.
+    static let drivingLimit = 10_000
+
+    /// Of the conditions every match must meet (the filter itself, or its
+    /// top-level `and`'s), the one matching the fewest profiles if that is
+    /// under ``drivingLimit``: each is sized by a bounded range scan.
+    private static func smallestRange(in filter: Filter, names: [String: (id: Int64, type: PropertyType)],
+                                      db: Database) throws -> Condition? {
+        let conjuncts: [Filter] = if case .and(let filters) = filter { filters } else { [filter] }
+        var smallest: (condition: Condition, size: Int)?
+        for case .condition(let condition) in conjuncts where SQLiteFilter.ranges(condition.test) {
+            var sizing = SQLiteFilter(names: names)
+            guard let rows = sizing.rows(of: condition) else { continue }
+            let size = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows) LIMIT \(drivingLimit))",
+                                        arguments: StatementArguments(sizing.arguments)) ?? 0
+            if size < drivingLimit, size < smallest?.size ?? .max { smallest = (condition, size) }
+        }
+        return smallest?.condition
     }
 
     /// The namespace's id and its registered names, or nil when nothing was ever written to it.
