@@ -39,20 +39,26 @@ struct Export: AsyncParsableCommand {
         let engine = Engine(store: try await store.open())
         let output = OutputBuffer(fd: 1)
         let progress = ProgressLine()
-        var cursor: String?
-        var exported = 0
-        do {
-            repeat {
+        // The next page is read while this one is written out: two pages in memory at most.
+        let read = { @Sendable (cursor: String?) in
+            Task {
                 var members: [JSONObject.Member] = [.init("limit", .integer(Int64(Self.pageSize)))]
                 if let filter { members.append(.init("where", filter)) }
                 if let cursor { members.append(.init("cursor", .string(cursor))) }
                 // A page is short; the limit only stops a filter that cannot finish.
-                let page = try await engine.query(.object(JSONObject(members)), in: namespace, timeout: .seconds(600))
+                return try await engine.query(.object(JSONObject(members)), in: namespace, timeout: .seconds(600))
+            }
+        }
+        var next: Task<QueryPage, any Error>? = read(nil)
+        var exported = 0
+        do {
+            while let reading = next {
+                let page = try await reading.value
+                next = page.nextCursor.map(read)
                 for profile in page.profiles { output.writeLine(JSON.object(JSONObject(ProfileJSON.members(of: profile))).text) }
                 exported += page.profiles.count
                 progress.report { rate in "\(exported) profiles, \(rate(exported)) profiles/s" }
-                cursor = page.nextCursor
-            } while cursor != nil
+            }
         } catch let error as DecodeError {
             try? await engine.close()
             throw ValidationError("--where: \(error.message)")

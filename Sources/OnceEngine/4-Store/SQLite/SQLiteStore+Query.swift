@@ -22,17 +22,20 @@ extension SQLiteStore {
             }
             guard !profiles.isEmpty, query.properties != [] else { return profiles }
             let index = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($0.element[0] as Int64, $0.offset) })
-            let projection = query.properties.map { names in " AND n.name IN (SELECT value FROM json_each(?))" } ?? ""
+            // Names by id from the namespace's list: no join, and a dropped name's rows (still to be reclaimed) are skipped.
+            var byID: [Int64: (name: String, type: PropertyType)] = [:]
+            for (name, registered) in names where query.properties?.contains(name) ?? true { byID[registered.id] = (name, registered.type) }
             var arguments: [(any DatabaseValueConvertible)?] = [JSON.array(index.keys.map { .integer($0) }).text]
-            if let names = query.properties { arguments.append(JSON.array(names.map(JSON.string)).text) }
+            if query.properties != nil { arguments.append(JSON.array(byID.keys.map { .integer($0) }).text) }
+            let projection = query.properties == nil ? "" : " AND v.name IN (SELECT value FROM json_each(?))"
             let values = try Row.fetchCursor(db, sql: """
-                SELECT v.profile, n.name, n.type, v.value, v.text FROM properties v JOIN property_names n ON n.id = v.name
-                WHERE v.profile IN (SELECT value FROM json_each(?))\(projection) ORDER BY v.profile, n.name
+                SELECT v.profile, v.name, v.value, v.text FROM properties v WHERE v.profile IN (SELECT value FROM json_each(?))\(projection)
                 """, arguments: StatementArguments(arguments))
             while let row = try values.next() {
-                let value = try StoredValue.value(of: try PropertyType(stored: row[2]), from: row, at: 3)
-                profiles[index[row[0] as Int64]!].properties.append((row[1], value))
+                guard let name = byID[row[1] as Int64] else { continue }
+                profiles[index[row[0] as Int64]!].properties.append((name.name, try StoredValue.value(of: name.type, from: row, at: 2)))
             }
+            for offset in profiles.indices { profiles[offset].properties.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } }
             return profiles
         }
     }
