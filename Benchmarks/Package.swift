@@ -15,6 +15,10 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
         .executableTarget(
+            name: "query-latency",
+            dependencies: [.product(name: "OnceEngine", package: "onced")]
+        ),
+        .executableTarget(
             name: "rule-chain",
             dependencies: [.product(name: "OnceEngine", package: "onced")]
         ),

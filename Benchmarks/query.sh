@@ -4,13 +4,16 @@
 # count through `onced serve` over HTTP, beside the same question as
 # hand-written SQL against a wide table (one row per profile, one column per
 # property, an index per queried column) built from the same data in the same
-# SQLite library, as a team would lay it out for itself. Then `onced export`
+# SQLite library, as a team would lay it out for itself; and through the
+# library (`Engine.query`, no HTTP), where the HTTP round trip (~1–2 ms with
+# curl here, as for GET /health) is not counted. Then `onced export`
 # of every profile, in profiles/s. Times are the best of 5 runs each.
 # QUERY_DB=PATH keeps the generated database there and reuses it next time.
 set -euo pipefail
 cd "$(dirname "$0")"
 profiles=${PROFILES:-1000000}
 (cd .. && swift build -c release --product onced >/dev/null)
+swift build -c release --product query-latency >/dev/null
 onced=../.build/release/onced
 work=$(mktemp -d)
 pid=""
@@ -80,18 +83,21 @@ print(best)' "$db" "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", s * 1000 }'; }
 
-printf '%-34s %12s %12s %6s   %12s %12s %6s   %s\n' question "onced page" "wide page" ratio "onced count" "wide count" ratio matches
+printf '%-34s | %-30s | %-30s | %-30s | %-20s | %s\n' question "page: HTTP / library / wide" "ratio HTTP / library to wide" "count: HTTP / library / wide" "ratio HTTP / library" matches
 run() {
     local name=$1 filter=$2 where=$3
-    local page count wide_page wide_count
+    local page count wide_page wide_count matches library
     page=$(http query "{\"where\": $filter, \"limit\": 100}")
     count=$(http count "{\"where\": $filter}")
-    local matches
     matches=$(sed -n 's/.*"count":\([0-9]*\).*/\1/p' "$work/reply")
+    read -r library_page library_count < <(.build/release/query-latency "$db" "$filter")
     wide_page=$(wide "SELECT * FROM wide WHERE $where ORDER BY distinct_id LIMIT 100")
     wide_count=$(wide "SELECT count(*) FROM wide WHERE $where")
-    printf '%-34s %12s %12s %6s   %12s %12s %6s   %s\n' "$name" "$(ms "$page")" "$(ms "$wide_page")" "$(ratio "$page" "$wide_page")" \
-        "$(ms "$count")" "$(ms "$wide_count")" "$(ratio "$count" "$wide_count")" "$matches"
+    printf '%-34s | %-30s | %-30s | %-30s | %-20s | %s\n' "$name" \
+        "$(ms "$page") / $(ms "$library_page") / $(ms "$wide_page")" \
+        "$(ratio "$page" "$wide_page") / $(ratio "$library_page" "$wide_page")" \
+        "$(ms "$count") / $(ms "$library_count") / $(ms "$wide_count")" \
+        "$(ratio "$count" "$wide_count") / $(ratio "$library_count" "$wide_count")" "$matches"
 }
 run "equality, ~0.1% (cohort)" '{"property": "cohort", "op": "eq", "value": "c-42"}' "cohort = 'c-42'"
 run "date range, ~10% (signup >= 2024)" '{"property": "signup", "op": "gte", "value": "2024-01-01"}' "signup >= 1704067200000000"
@@ -99,6 +105,19 @@ run "list contains, ~9% (tags)" '{"property": "tags", "op": "contains", "value":
     "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = 't-7')"
 run "and/or of three" '{"and": [{"property": "plan", "op": "eq", "value": "pro"}, {"or": [{"property": "country", "op": "eq", "value": "k-3"}, {"property": "seats", "op": "gt", "value": 95}]}]}' \
     "plan = 'pro' AND (country = 'k-3' OR seats > 95)"
+
+# Writes (wrk, 64 connections of set-once on new profiles) alone, then while counts of the list
+# question run back to back: a count reads a WAL snapshot and never holds the write lock.
+writes() { wrk -t2 -c64 -d10s -s wrk-set-once.lua http://127.0.0.1:18495 | awk '/Requests\/sec/ { print $2 }'; }
+alone=$(writes)
+( while :; do curl -s -o /dev/null -H "Authorization: Bearer bench-key" \
+    -d '{"where": {"property": "tags", "op": "contains", "value": "t-7"}}' http://127.0.0.1:18495/v1/FY12345678/live/profiles/count
+    echo >> "$work/counts"; done ) &
+counting=$!
+during=$(writes)
+kill $counting; wait $counting 2>/dev/null || true
+awk -v a="$alone" -v d="$during" -v c="$(wc -l < "$work/counts")" \
+    'BEGIN { printf "writes: %.0f/s alone, %.0f/s during %d back-to-back counts (%.2f×)\n", a, d, c, d / a }'
 
 kill -TERM $pid; wait $pid || true
 pid=""
