@@ -1,7 +1,16 @@
 import OnceEngine
 
+import Foundation
+
 /// The pure decoders: JSON bodies, apply lines and dates.
 enum DecoderTargets {
+    /// Types for the cohort-query bodies among the inputs: one name of each type.
+    static let queryTypes: [String: PropertyType] = ["s": .string, "n": .number, "b": .boolean, "d": .date, "l": .list, "plan": .string]
+    static let queryProfile: [String: PropertyValue] = [
+        "s": .string("pro"), "n": .integer(3), "b": .boolean(true),
+        "d": .date(ISODate(parsing: "2024-01-01")!), "l": .list([.string("a"), .decimal(1.5)]),
+    ]
+
     static func jsonBody(_ input: UnsafeBufferPointer<UInt8>) {
         guard let json = try? JSONParser.parse(input) else { return }
         let text = json.text
@@ -10,6 +19,13 @@ enum DecoderTargets {
         for op in Op.allCases {
             guard let element = try? RequestDecoder.element(body: json, op: op) else { continue }
             checkValues(of: element)
+        }
+        // A query body (SPEC §8): decoded or refused with a message, and what decodes evaluates.
+        if let query = try? ProfileQuery.decode(json, in: Namespace(workspace: "FY12345678", version: .live),
+                                                types: queryTypes, now: Date(timeIntervalSince1970: 1_700_000_000)) {
+            require((1...ProfileQuery.maxLimit).contains(query.limit), "limit \(query.limit) accepted")
+            _ = FilterEvaluator.matches(query.filter, queryProfile)
+            _ = FilterEvaluator.matches(query.filter, [:])
         }
         if case .array(let items)? = json.objectValue?["batch"] {
             for item in items {
