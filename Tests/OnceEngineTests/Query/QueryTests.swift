@@ -127,6 +127,20 @@ import TestSupport
         try await test.engine.close()
     }
 
+    #if os(Linux)
+    /// Queries run below the writes' CPU priority, and only they do: GET's readers keep theirs.
+    @Test func sqliteQueriesRunAtNiceTen() async throws {
+        let directory = TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.path("onced.db"))
+        #expect(try await store.queries.read { _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) } == 10, "the process runs at nice \(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))")
+        // libdispatch gives its workers a niceness by QoS (GRDB's readers ran at -2 here).
+        let reader = try await store.pool.read { _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+        #expect(reader < 10)
+        try await store.close()
+        await #expect(throws: StoreError.self) { try await store.queries.read { _ in 1 } }
+    }
+    #endif
+
     @Test(arguments: StoreKind.shared)
     func aQueryPastItsTimeLimitStopsWithQueryTimeout(store: StoreKind) async throws {
         let test = try await TestEngine(store)

@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// SPEC §8 on SQLite: each query and count is one read transaction on a pool
-/// reader (a WAL snapshot, so it never blocks the writer), stopped by a
-/// progress handler once past its time limit.
+/// SPEC §8 on SQLite: each query and count is one read transaction on the
+/// ``QueryThread`` (a WAL snapshot, so it never blocks the writer, at a CPU
+/// priority below the writes'), stopped by a progress handler once past its
+/// time limit, which counts from when it was asked (waiting included).
 extension SQLiteStore {
     public func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile] {
         try await read(timeout: timeout) { db in
@@ -93,7 +94,7 @@ extension SQLiteStore {
     /// passed (its progress handler runs every few thousand VM steps).
     private func read<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout.nanoseconds))
-        return try await pool.read { db in
+        return try await queries.read { db in
             let limit = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
             limit.initialize(to: deadline)
             sqlite3_progress_handler(db.sqliteConnection, 4096, { context in

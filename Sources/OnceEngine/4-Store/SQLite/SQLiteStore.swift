@@ -48,6 +48,8 @@ public final class SQLiteStore: ProfileStore {
     static let writerAutoCheckpointPages = 4000
 
     let pool: DatabasePool
+    /// Where cohort queries run (SPEC §8).
+    let queries: QueryThread
     private let ids = SQLiteIDs()
     private let diskFault = DiskFault()
     private let checkpointer: WALCheckpointer
@@ -74,6 +76,7 @@ public final class SQLiteStore: ProfileStore {
         let pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator(progress: options.migrationProgress).migrate(pool)
         self.pool = pool
+        queries = try QueryThread(path: path, configuration: configuration)
         let diskFault = self.diskFault
         let checkpointer = try WALCheckpointer(path: path, fault: diskFault)
         self.checkpointer = checkpointer
@@ -275,6 +278,7 @@ public final class SQLiteStore: ProfileStore {
     /// Commits what is queued, then closes the file.
     public func close() async throws {
         await committer.close()
+        queries.stop()
         try checkpointer.close()
         try pool.close()
     }
