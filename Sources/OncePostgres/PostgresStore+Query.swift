@@ -76,7 +76,7 @@ extension PostgresStore {
     /// `timeout` (SQLSTATE 57014, ``StoreError/queryTimeout``).
     private func read<T: Sendable>(timeout: Duration,
                                    _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws -> T {
-        let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(1, timeout.nanoseconds / 1_000_000)
         return try await pooled(extraSeconds: Double(milliseconds) / 1000) { client, logger in
             try await client.withConnection { connection in
                 _ = try await connection.query("BEGIN READ ONLY", logger: logger).collect()

@@ -100,3 +100,12 @@ extension Date {
     /// Microseconds since 1970, as dates' instants count.
     var epochMicroseconds: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded(.down)) }
 }
+
+extension Duration {
+    /// The whole duration in nanoseconds (saturating).
+    package var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? (seconds < 0 ? .min : .max) : whole &+ attoseconds / 1_000_000_000
+    }
+}
