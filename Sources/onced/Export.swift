@@ -55,7 +55,7 @@ struct Export: AsyncParsableCommand {
             while let reading = next {
                 let page = try await reading.value
                 next = page.nextCursor.map(read)
-                for profile in page.profiles { output.writeLine(JSON.object(JSONObject(ProfileJSON.members(of: profile))).text) }
+                for profile in page.profiles { output.writeLine { ProfileJSON.write(profile, to: &$0) } }
                 exported += page.profiles.count
                 progress.report { rate in "\(exported) profiles, \(rate(exported)) profiles/s" }
             }

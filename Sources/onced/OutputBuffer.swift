@@ -11,7 +11,12 @@ final class OutputBuffer {
     }
 
     func writeLine(_ line: String) {
-        bytes.append(contentsOf: line.utf8)
+        writeLine { $0.append(contentsOf: line.utf8) }
+    }
+
+    /// A line that `write` appends to the buffer itself, with no String in between.
+    func writeLine(_ write: (inout [UInt8]) -> Void) {
+        write(&bytes)
         bytes.append(UInt8(ascii: "\n"))
         if bytes.count >= 64 * 1024 { flush() }
     }

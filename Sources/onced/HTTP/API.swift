@@ -176,22 +176,29 @@ struct API: Sendable {
         default: throw APIError.badRequest("provenance must be true or false")
         }
         guard let profile = try await engine.profile(id, in: namespace) else { throw APIError.notFound("no such profile") }
-        var members = ProfileJSON.members(of: profile)
+        var extra: [JSONObject.Member] = []
         if provenance {
             let changes = try await engine.lastChanges(of: profile, in: namespace)
-            members.append(.init("provenance", .object(JSONObject(changes.map { .init($0.name, $0.change.json) }))))
+            extra.append(.init("provenance", .object(JSONObject(changes.map { .init($0.name, $0.change.json) }))))
         }
-        return .json(.object(JSONObject(members)))
+        var body: [UInt8] = []
+        ProfileJSON.write(profile, to: &body, extra: extra)
+        return .json(body)
     }
 
     /// SPEC §8: a page of the profiles a filter selects, each as GET shows it.
     private func query(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let namespace = try await authorize(request, context)
         let page = try await engine.query(try await body(request), in: namespace, timeout: queryTimeout)
-        return .json(.object(JSONObject([
-            .init("profiles", .array(page.profiles.map { .object(JSONObject(ProfileJSON.members(of: $0))) })),
-            .init("next_cursor", page.nextCursor.map(JSON.string) ?? .null),
-        ])))
+        var body = Array(#"{"profiles":["#.utf8)
+        for (index, profile) in page.profiles.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            ProfileJSON.write(profile, to: &body)
+        }
+        body.append(contentsOf: #"],"next_cursor":"#.utf8)
+        (page.nextCursor.map(JSON.string) ?? .null).write(to: &body)
+        body.append(UInt8(ascii: "}"))
+        return .json(body)
     }
 
     /// SPEC §8: how many profiles a filter selects.

@@ -95,7 +95,13 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 extension Response {
     /// A JSON response.
     static func json(_ body: JSON, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: body.text)))
+        var bytes: [UInt8] = []
+        body.write(to: &bytes)
+        return json(bytes, status: status)
+    }
+
+    /// A body already written as JSON text.
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

@@ -47,6 +47,41 @@ import Testing
         #expect(try await store.value("p39", of: "wide") == .integer(39))
     }
 
+    /// GET and a query's page read values through the C API: every type, escapes and non-ASCII text, and a
+    /// projection read back as written; a value of the wrong SQLite type is a named error, not a crash.
+    @Test func valuesReadBackAsWrittenAndACorruptOneIsAnError() async throws {
+        let store = try await TestEngine()
+        try await store.submit(#"""
+            {"$set": {"name": "a\"b\u0001 é😀", "seats": 3, "score": 100.0, "beta": false,
+                      "signup": "2024-02-29T12:00:00+01:00", "tags": ["x", 2, 0.5, "2024-01-01"]}}
+            """#)
+        let profile = try #require(try await store.profile())
+        #expect(profile.properties.map(\.name) == ["beta", "name", "score", "seats", "signup", "tags"])
+        #expect(profile["name"] == .string("a\"b\u{1} é😀"))
+        #expect(profile["score"] == .decimal(100))
+        #expect(profile["signup"] == .date(try #require(ISODate(parsing: "2024-02-29T12:00:00+01:00"))))
+        #expect(profile["tags"] == .list([.string("x"), .integer(2), .decimal(0.5), .date(try #require(ISODate(parsing: "2024-01-01")))]))
+        let page = try await store.engine.query(JSONParser.parse(#"{"where": {"property": "seats", "op": "eq", "value": 3}}"#),
+                                                in: TestEngine.namespace, timeout: .seconds(10))
+        #expect(page.profiles.map(\.properties.count) == [6])
+        #expect(page.profiles.first.map { $0.properties.elementsEqual(profile.properties) { $0.name == $1.name && $0.value == $1.value } } == true)
+        let projected = try await store.engine.query(JSONParser.parse(#"{"where": {"property": "beta", "op": "eq", "value": false}, "properties": ["tags", "beta"]}"#),
+                                                     in: TestEngine.namespace, timeout: .seconds(10))
+        #expect(projected.profiles.first?.properties.map(\.name) == ["beta", "tags"])
+        try await store.engine.close()
+
+        let queue = try DatabaseQueue(path: store.dbPath)
+        try await queue.write { db in
+            try db.execute(sql: "UPDATE properties SET value = 'three' WHERE name = (SELECT id FROM property_names WHERE name = 'seats')")
+        }
+        try queue.close()
+        let reopened = try Engine(sqlitePath: store.dbPath)
+        await #expect { try await reopened.profile("user-1", in: TestEngine.namespace) } throws: { error in
+            "\(error)".contains("a number property holds text")
+        }
+        try await reopened.close()
+    }
+
     /// The stored form of a record is a file format: these bytes must read back the same in every later release.
     @Test func theStoredRecordFormatIsPinned() throws {
         let results = [OpResult(distinctID: "u", op: .setOnce, properties: [

@@ -101,17 +101,25 @@ struct SQLiteBinder {
 
     /// Runs a statement that returns one integer column per row (`RETURNING`) to completion: every row's value.
     static func integers(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void) throws -> [Int64] {
+        var values: [Int64] = []
+        try forEachRow(statement, in: db, bind) { values.append(sqlite3_column_int64($0, 0)) }
+        return values
+    }
+
+    /// Binds `statement` with `bind`, steps it to completion, and hands `row` the
+    /// statement at each row, to read with `sqlite3_column_*`.
+    static func forEachRow(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void,
+                           _ row: (OpaquePointer) throws -> Void) throws {
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         defer { sqlite3_reset(handle) }
         var binder = SQLiteBinder(handle)
         bind(&binder)
-        var values: [Int64] = []
         while true {
             let code = sqlite3_step(handle)
-            if code == SQLITE_ROW { values.append(sqlite3_column_int64(handle, 0)); continue }
+            if code == SQLITE_ROW { try row(handle); continue }
             guard code == SQLITE_DONE else { throw error(code, statement, db) }
-            return values
+            return
         }
     }
 

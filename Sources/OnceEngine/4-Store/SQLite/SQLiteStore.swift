@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The default store: one SQLite file in WAL mode.
 ///
@@ -192,16 +193,19 @@ public final class SQLiteStore: ProfileStore {
                 SELECT p.id, p.created_at, p.updated_at FROM profiles p JOIN namespaces n ON n.id = p.namespace
                 WHERE n.workspace = ? AND n.version = ? AND p.distinct_id = ?
                 """, arguments: [namespace.workspace, namespace.version.rawValue, distinctID]) else { return nil }
-            let rows = try Row.fetchAll(db, sql: """
+            let values = try db.cachedStatement(sql: """
                 SELECT n.name, n.type, v.value, v.text, v.request FROM properties v JOIN property_names n ON n.id = v.name
                 WHERE v.profile = ? ORDER BY n.name
-                """, arguments: [row[0] as Int64])
+                """)
             var profile = Profile(distinctID: distinctID, properties: [],
                                   createdAt: Date(epochMilliseconds: row[1]), updatedAt: Date(epochMilliseconds: row[2]))
-            for row in rows {
-                let name: String = row[0]
-                profile.properties.append((name, try StoredValue.value(of: try PropertyType(stored: row[1]), from: row, at: 2)))
-                if let request = (row[4] as Data?).flatMap(UUID.init(blob:)) { profile.lastChangedBy[name] = request }
+            try SQLiteBinder.forEachRow(values, in: db, { $0.integer(row[0]) }) { value in
+                let name = StoredValue.text(value, 0)
+                let type = try PropertyType(stored: StoredValue.text(value, 1))
+                profile.properties.append((name, try StoredValue.value(of: type, in: value, at: 2)))
+                if let blob = sqlite3_column_blob(value, 4), let request = UUID(blob: Data(bytes: blob, count: Int(sqlite3_column_bytes(value, 4)))) {
+                    profile.lastChangedBy[name] = request
+                }
             }
             return profile
         }

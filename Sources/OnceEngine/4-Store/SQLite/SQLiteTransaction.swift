@@ -151,11 +151,12 @@ struct SQLiteTransaction: LockedListEditing {
 
     mutating func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]? {
         guard let profile = try profileID(distinctID) else { return nil }
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.selectValue), arguments: [profile, nameID(name)]) else { return nil }
-        return switch try StoredValue.value(of: .list, from: row, at: 0) {
-        case .list(let elements): elements
-        default: throw StoreError.corrupt("\(name) is registered as a list but holds another type")
+        let name = nameID(name)
+        var elements: [PropertyValue]?
+        try SQLiteBinder.forEachRow(db.cachedStatement(sql: Self.selectValue), in: db, { $0.integer(profile); $0.integer(name) }) {
+            if case .list(let stored) = try StoredValue.value(of: .list, in: $0, at: 0) { elements = stored }
         }
+        return elements
     }
 
     mutating func delete(_ distinctID: String, _ name: String) throws -> Bool {
