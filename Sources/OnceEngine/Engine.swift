@@ -148,22 +148,14 @@ public final class Engine: Sendable {
     public func query(_ body: JSON, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
         let started = ContinuousClock.now
         defer { EngineMetrics.recordQuery(.query, since: started) }
-        var query = try ProfileQuery.decode(body, in: namespace, types: try await store.registeredTypes(in: namespace), now: Date())
-        let limit = query.limit
-        // One more than the page tells whether another page follows.
-        query.limit += 1
-        var profiles = try await store.profiles(matching: query, timeout: timeout)
-        guard profiles.count > limit else { return QueryPage(profiles: profiles, nextCursor: nil) }
-        profiles.removeLast(profiles.count - limit)
-        return QueryPage(profiles: profiles, nextCursor: QueryCursor.cursor(after: profiles[limit - 1].distinctID))
+        return try await store.page(QueryBody(body), in: namespace, timeout: timeout)
     }
 
     /// SPEC §8's `count`: how many profiles of the namespace a count body's filter matches.
     public func count(_ body: JSON, in namespace: Namespace, timeout: Duration) async throws -> Int {
         let started = ContinuousClock.now
         defer { EngineMetrics.recordQuery(.count, since: started) }
-        let filter = try ProfileQuery.decodeCount(body, types: try await store.registeredTypes(in: namespace), now: Date())
-        return try await store.count(matching: filter, in: namespace, timeout: timeout)
+        return try await store.count(QueryBody(body), in: namespace, timeout: timeout)
     }
 
     /// The namespace's property types, fixed by each property's first valid value.

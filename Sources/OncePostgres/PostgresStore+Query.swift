@@ -5,13 +5,14 @@ import PostgresNIO
 /// SPEC §8 on PostgreSQL: each query and count is one read-only transaction
 /// on a pooled connection (never the writers'), under `statement_timeout`.
 extension PostgresStore {
-    public func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile] {
+    public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
         try await read(timeout: timeout) { connection, logger in
-            let names = try await Self.names(of: query.namespace, on: connection, logger: logger)
+            let names = try await Self.names(of: namespace, on: connection, logger: logger)
+            let query = try body.query(in: namespace, types: names.mapValues(\.type))
             var filter = PostgresFilter(names: names, namespace: query.namespace)
             let condition = filter.sql(query.filter)
             let after = filter.bind(query.after ?? "")
-            let limit = filter.bind(Int64(query.limit))
+            let limit = filter.bind(Int64(query.fetchLimit))
             let rows = try await connection.query(PostgresQuery(unsafeSQL: """
                 SELECT p.distinct_id, p.created_at, p.updated_at FROM profiles p
                 WHERE p.workspace = $1 AND p.version = $2 AND p.distinct_id COLLATE "C" > \(after) AND \(condition)
@@ -20,7 +21,7 @@ extension PostgresStore {
             var profiles = rows.map {
                 Profile(distinctID: $0.0, properties: [], createdAt: Date(epochMilliseconds: $0.1), updatedAt: Date(epochMilliseconds: $0.2))
             }
-            guard !profiles.isEmpty, query.properties != [] else { return profiles }
+            guard !profiles.isEmpty, query.properties != [] else { return QueryPage(fetched: profiles, limit: query.limit) }
             let index = Dictionary(uniqueKeysWithValues: profiles.enumerated().map { ($0.element.distinctID, $0.offset) })
             var binds = PostgresBindings()
             binds.append(query.namespace.workspace)
@@ -40,13 +41,15 @@ extension PostgresStore {
                                                     try PostgresValue.read((type, text, number, fractional, instant, list))))
             }
             for offset in profiles.indices { profiles[offset].properties.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } }
-            return profiles
+            return QueryPage(fetched: profiles, limit: query.limit)
         }
     }
 
-    public func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int {
+    public func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
         try await read(timeout: timeout) { connection, logger in
-            var compiled = PostgresFilter(names: try await Self.names(of: namespace, on: connection, logger: logger), namespace: namespace)
+            let names = try await Self.names(of: namespace, on: connection, logger: logger)
+            let filter = try body.countFilter(types: names.mapValues(\.type))
+            var compiled = PostgresFilter(names: names, namespace: namespace)
             let condition = compiled.sql(filter)
             let count = try await connection.query(PostgresQuery(unsafeSQL: """
                 SELECT count(*) FROM profiles p WHERE p.workspace = $1 AND p.version = $2 AND \(condition)

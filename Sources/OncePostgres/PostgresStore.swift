@@ -232,6 +232,8 @@ public final class PostgresStore: ProfileStore {
             return try await Deadline.run(options.queryTimeout + extraSeconds) { try await body(client, logger) }
         } catch let error as StoreError {
             throw error
+        } catch let error as DecodeError {
+            throw error  // a query body checked against the types the read saw: a 400, not an outage
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "57014" {
             throw StoreError.queryTimeout  // statement_timeout
         } catch let error as PostgresDecodingError {

@@ -51,13 +51,13 @@ public protocol ProfileStore: Sendable {
     func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile?
     func record(_ requestID: UUID, in namespace: Namespace) async throws -> RequestRecord?
     func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType]
-    /// SPEC §8: the profiles of `query.namespace` matching its filter, at most
-    /// `query.limit`, in distinct_id byte order after `query.after`. Runs on a
-    /// reader, never in the way of writes; past `timeout` it stops and throws
-    /// ``StoreError/queryTimeout``.
-    func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile]
-    /// How many profiles of the namespace match, under the same time limit.
-    func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int
+    /// SPEC §8: the page of profiles of the namespace that the query in `body`
+    /// selects (checked against the types the store's read sees), in
+    /// distinct_id byte order after its cursor. Runs on a reader, never in the
+    /// way of writes; past `timeout` it stops and throws ``StoreError/queryTimeout``.
+    func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage
+    /// How many profiles of the namespace the count in `body` selects, checked and timed alike.
+    func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int
     /// Deletes up to `limit` request records received before `cutoff`, in one
     /// short step; how many it deleted (SPEC §5's record retention).
     func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int

@@ -19,6 +19,10 @@ public struct ProfileQuery: Sendable {
         self.properties = properties
     }
 
+    /// How many profiles a store reads for the page: one more than ``limit``
+    /// tells whether another page follows (``QueryPage/init(fetched:limit:)``).
+    public var fetchLimit: Int { limit + 1 }
+
     public static let defaultLimit = 100
     public static let maxLimit = 1000
 
@@ -70,11 +74,52 @@ public struct ProfileQuery: Sendable {
     }
 }
 
+/// A query or count body as sent, which the store checks against the
+/// namespace's registered types as its own read transaction sees them: one
+/// read instead of two (a type read cost as much as a selective count), and
+/// the filter meets exactly the types it was checked against.
+public struct QueryBody: Sendable {
+    public var body: JSON
+    /// The time `within_days` counts back from.
+    public var now: Date
+
+    public init(_ body: JSON, now: Date = Date()) {
+        self.body = body
+        self.now = now
+    }
+
+    /// The page a query body asks for, checked against `types`.
+    public func query(in namespace: Namespace, types: [String: PropertyType]) throws(DecodeError) -> ProfileQuery {
+        try ProfileQuery.decode(body, in: namespace, types: types, now: now)
+    }
+
+    /// The filter of a count body, checked against `types`.
+    public func countFilter(types: [String: PropertyType]) throws(DecodeError) -> Filter {
+        try ProfileQuery.decodeCount(body, types: types, now: now)
+    }
+}
+
 /// A page of profiles and where the next one starts.
 public struct QueryPage: Sendable {
     public var profiles: [Profile]
     /// Nil on the last page.
     public var nextCursor: String?
+
+    /// The page of `limit` profiles from a store's `fetched` (up to
+    /// ``ProfileQuery/fetchLimit``): one more than the page says another follows.
+    public init(fetched: [Profile], limit: Int) {
+        guard fetched.count > limit else {
+            self.init(profiles: fetched, nextCursor: nil)
+            return
+        }
+        let profiles = Array(fetched.prefix(limit))
+        self.init(profiles: profiles, nextCursor: QueryCursor.cursor(after: profiles[limit - 1].distinctID))
+    }
+
+    public init(profiles: [Profile], nextCursor: String?) {
+        self.profiles = profiles
+        self.nextCursor = nextCursor
+    }
 }
 
 /// The opaque `next_cursor`: the last distinct_id of a page, base64url-encoded,

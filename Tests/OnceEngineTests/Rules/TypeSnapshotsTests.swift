@@ -17,11 +17,11 @@ import Testing
         func close() async throws { try await inner.close() }
         func deleteRecords(receivedBefore cutoff: Date, limit: Int) async throws -> Int { try await inner.deleteRecords(receivedBefore: cutoff, limit: limit) }
         func reclaimDroppedValues(limit: Int) async throws -> Bool { try await inner.reclaimDroppedValues(limit: limit) }
-        func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile] {
-            try await inner.profiles(matching: query, timeout: timeout)
+        func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
+            try await inner.page(body, in: namespace, timeout: timeout)
         }
-        func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int {
-            try await inner.count(matching: filter, in: namespace, timeout: timeout)
+        func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
+            try await inner.count(body, in: namespace, timeout: timeout)
         }
         func registeredTypes(in namespace: Namespace) async throws -> [String: PropertyType] {
             reads.wrappingAdd(1, ordering: .relaxed)

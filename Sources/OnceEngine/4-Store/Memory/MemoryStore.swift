@@ -87,24 +87,29 @@ public final class MemoryStore: ProfileStore {
     }
 
     /// Every profile of the namespace tested in turn, as SPEC §8 reads (``FilterEvaluator``).
-    public func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile] {
-        let matching = state.withLock { state in
-            (state.spaces[query.namespace]?.profiles ?? [:]).filter { distinctID, stored in
+    public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
+        let (query, matching) = try state.withLock { state in
+            let space = state.spaces[namespace]
+            let query = try body.query(in: namespace, types: space?.types ?? [:])
+            return (query, (space?.profiles ?? [:]).filter { distinctID, stored in
                 query.after.map { $0.utf8.lexicographicallyPrecedes(distinctID.utf8) } ?? true
                     && FilterEvaluator.matches(query.filter, stored.properties)
-            }
+            })
         }
-        return matching.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.prefix(query.limit).map { distinctID, stored in
+        let fetched = matching.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.prefix(query.fetchLimit).map { distinctID, stored in
             Profile(distinctID: distinctID,
                     properties: stored.properties.filter { query.properties?.contains($0.key) ?? true }
                         .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { (name: $0.key, value: $0.value) },
                     createdAt: Date(epochMilliseconds: stored.createdAt), updatedAt: Date(epochMilliseconds: stored.updatedAt))
         }
+        return QueryPage(fetched: fetched, limit: query.limit)
     }
 
-    public func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int {
-        state.withLock { state in
-            (state.spaces[namespace]?.profiles ?? [:]).values.count { FilterEvaluator.matches(filter, $0.properties) }
+    public func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
+        try state.withLock { state in
+            let space = state.spaces[namespace]
+            let filter = try body.countFilter(types: space?.types ?? [:])
+            return (space?.profiles ?? [:]).values.count { FilterEvaluator.matches(filter, $0.properties) }
         }
     }
 

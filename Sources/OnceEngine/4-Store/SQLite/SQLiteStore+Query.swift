@@ -7,30 +7,35 @@ import GRDBSQLite
 /// priority below the writes'), stopped by a progress handler once past its
 /// time limit, which counts from when it was asked (waiting included).
 extension SQLiteStore {
-    public func profiles(matching query: ProfileQuery, timeout: Duration) async throws -> [Profile] {
+    public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
         try await read(timeout: timeout) { db in
-            guard let (namespace, names) = try Self.names(of: query.namespace, in: db) else { return [] }
+            let (id, names) = try Self.names(of: namespace, in: db)
+            let query = try body.query(in: namespace, types: names.mapValues(\.type))
+            guard let namespace = id else { return QueryPage(profiles: [], nextCursor: nil) }
             let driver = try Self.smallestRange(in: query.filter, names: names, db: db)
             var filter = SQLiteFilter(names: names, form: .probes(driver: driver))
             let condition = filter.sql(query.filter)
             let rows = try Row.fetchAll(db, sql: """
                 SELECT p.id, p.distinct_id, p.created_at, p.updated_at FROM profiles p
                 WHERE p.namespace = ? AND p.distinct_id > ? AND \(condition) ORDER BY p.distinct_id LIMIT ?
-                """, arguments: StatementArguments([namespace, query.after ?? ""] + filter.arguments + [query.limit]))
+                """, arguments: StatementArguments([namespace, query.after ?? ""] + filter.arguments + [query.fetchLimit]))
             var profiles = rows.map { row in
                 Profile(distinctID: row[1], properties: [],
                         createdAt: Date(epochMilliseconds: row[2]), updatedAt: Date(epochMilliseconds: row[3]))
             }
-            guard !profiles.isEmpty, query.properties != [] else { return profiles }
-            let ids = rows.map { $0[0] as Int64 }
-            try Self.loadProperties(into: &profiles, ids: ids, shown: query.properties, names: names, db: db)
-            return profiles
+            // The one past the page only says that another follows: its properties are not read.
+            if !profiles.isEmpty, query.properties != [] {
+                try Self.loadProperties(into: &profiles, ids: rows.prefix(query.limit).map { $0[0] }, shown: query.properties, names: names, db: db)
+            }
+            return QueryPage(fetched: profiles, limit: query.limit)
         }
     }
 
-    public func count(matching filter: Filter, in namespace: Namespace, timeout: Duration) async throws -> Int {
+    public func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
         try await read(timeout: timeout) { db in
-            guard let (namespace, names) = try Self.names(of: namespace, in: db) else { return 0 }
+            let (id, names) = try Self.names(of: namespace, in: db)
+            let filter = try body.countFilter(types: names.mapValues(\.type))
+            guard let namespace = id else { return 0 }
             // One range of properties_by_value is the count itself: a name's rows are one per profile.
             if case .condition(let condition) = filter, SQLiteFilter.ranges(condition.test) {
                 var sizing = SQLiteFilter(names: names)
@@ -105,13 +110,18 @@ extension SQLiteStore {
         return smallest?.condition
     }
 
-    /// The namespace's id and its registered names, or nil when nothing was ever written to it.
-    private static func names(of namespace: Namespace, in db: Database) throws -> (Int64, [String: (id: Int64, type: PropertyType)])? {
-        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM namespaces WHERE workspace = ? AND version = ?",
-                                          arguments: [namespace.workspace, namespace.version.rawValue]) else { return nil }
+    /// The namespace's id (nil when nothing was ever written to it) and its registered names, in one statement.
+    private static func names(of namespace: Namespace, in db: Database) throws -> (Int64?, [String: (id: Int64, type: PropertyType)]) {
+        let statement = try db.cachedStatement(sql: """
+            SELECT n.id, t.id, t.name, t.type FROM namespaces n LEFT JOIN property_names t ON t.namespace = n.id
+            WHERE n.workspace = ? AND n.version = ?
+            """)
+        var id: Int64?
         var names: [String: (id: Int64, type: PropertyType)] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT id, name, type FROM property_names WHERE namespace = ?", arguments: [id]) {
-            names[row[1]] = (row[0], try PropertyType(stored: row[2]))
+        try SQLiteBinder.forEachRow(statement, in: db, { $0.text(namespace.workspace); $0.text(namespace.version.rawValue) }) { row in
+            id = sqlite3_column_int64(row, 0)
+            guard sqlite3_column_type(row, 1) != SQLITE_NULL else { return }
+            names[StoredValue.text(row, 2)] = (sqlite3_column_int64(row, 1), try PropertyType(stored: StoredValue.text(row, 3)))
         }
         return (id, names)
     }
