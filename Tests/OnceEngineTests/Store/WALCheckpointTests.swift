@@ -23,6 +23,24 @@ import Testing
         try await engine.engine.close()
     }
 
+    /// A clean close leaves no WAL behind, even after queries (which have a
+    /// read-only connection of their own): the next process to open the file,
+    /// such as an export, reads the database file alone.
+    @Test func aCloseEmptiesTheWALAfterQueries() async throws {
+        let engine = try await TestEngine(.sqlite)
+        for index in 0..<50 {
+            try await engine.submit(#"{"$once": {"plan": "pro", "n": \#(index)}}"#, distinctID: "user-\(index)")
+        }
+        let count = try await engine.engine.count(JSONParser.parse(#"{"where": {"property": "plan", "op": "eq", "value": "pro"}}"#),
+                                                  in: TestEngine.namespace, timeout: .seconds(10))
+        #expect(count == 50)
+        try await engine.engine.close()
+        #expect(!FileManager.default.fileExists(atPath: engine.dbPath + "-wal"), "a WAL of \((try? fileSize(engine.dbPath + "-wal")) ?? 0) bytes was left")
+        let reopened = try Engine(sqlitePath: engine.dbPath)
+        #expect(try await reopened.profile("user-49", in: TestEngine.namespace)?["n"] == .integer(49))
+        try await reopened.close()
+    }
+
     private func fileSize(_ path: String) throws -> Int {
         try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
     }

@@ -19,6 +19,8 @@ final class QueryThread: @unchecked Sendable {
     /// Guarded by `condition`.
     private var jobs: [(Database) -> Void] = []
     private var stopped = false
+    /// Resumed once the thread has ended and closed its connection.
+    private var onStop: CheckedContinuation<Void, Never>?
 
     init(path: String, configuration: Configuration) throws {
         var configuration = configuration
@@ -32,6 +34,11 @@ final class QueryThread: @unchecked Sendable {
                 // `read` runs its body on the calling thread (a synchronous dispatch to GRDB's queue).
                 try? connection.read { db in job(db) }
             }
+            try? connection.close()
+            condition.lock()
+            let stopping = onStop
+            condition.unlock()
+            stopping?.resume()
         }
         thread.name = "onced.sqlite.query"
         thread.start()
@@ -64,11 +71,18 @@ final class QueryThread: @unchecked Sendable {
         }
     }
 
-    /// Lets the queued queries finish, then ends the thread.
-    func stop() {
-        condition.lock()
-        stopped = true
-        condition.signal()
-        condition.unlock()
+    /// Lets the queued queries finish, ends the thread and closes its
+    /// connection. The store's read-write connections close after it: the last
+    /// connection to close empties the WAL, and a read-only one cannot, which
+    /// left the next process (an export) reading through a WAL of ~90 MB.
+    func stop() async {
+        await withCheckedContinuation { continuation in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopped else { return continuation.resume() }
+            stopped = true
+            onStop = continuation
+            condition.signal()
+        }
     }
 }

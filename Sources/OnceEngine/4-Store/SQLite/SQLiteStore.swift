@@ -282,7 +282,7 @@ public final class SQLiteStore: ProfileStore {
     /// Commits what is queued, then closes the file.
     public func close() async throws {
         await committer.close()
-        queries.stop()
+        await queries.stop()
         try checkpointer.close()
         try pool.close()
     }
