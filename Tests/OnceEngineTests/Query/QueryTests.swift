@@ -55,6 +55,11 @@ import TestSupport
         (#"{"property": "nobody", "op": "is_set"}"#, []),
         (#"{"and": [{"property": "plan", "op": "eq", "value": "pro"}, {"property": "signup", "op": "gte", "value": "2024-01-01"}, {"property": "tags", "op": "contains", "value": "beta"}]}"#, ["ada"]),
         (#"{"or": [{"property": "city", "op": "eq", "value": "Oslo"}, {"property": "seats", "op": "lt", "value": 0}]}"#, ["dee", "émile"]),
+        // A count is driven by one of an `and`'s conditions: the smallest range, else the first with rows.
+        (#"{"and": [{"property": "seats", "op": "gt", "value": 1.5}, {"property": "nobody", "op": "eq", "value": 1}]}"#, []),
+        (#"{"and": [{"property": "plan", "op": "not_set"}, {"property": "city", "op": "is_set"}]}"#, ["dee"]),
+        (#"{"and": [{"property": "seats", "op": "gt", "value": 1.5}, {"or": [{"property": "plan", "op": "eq", "value": "pro"}, {"property": "tags", "op": "is_set"}]}]}"#, ["Zed", "ada", "cy"]),
+        (#"{"and": [{"property": "plan", "op": "gte", "value": "pro"}, {"property": "seats", "op": "gt", "value": 1.5}, {"not": {"property": "beta", "op": "eq", "value": true}}]}"#, ["cy"]),
         (#"{"and": []}"#, ["Zed", "ada", "bob", "cy", "dee", "émile"]),
         (#"{"or": []}"#, []),
         (#"{"not": {"or": [{"property": "plan", "op": "is_set"}, {"not": {"property": "city", "op": "is_set"}}]}}"#, ["dee"]),

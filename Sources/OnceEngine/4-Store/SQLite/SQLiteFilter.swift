@@ -25,11 +25,16 @@ struct SQLiteFilter {
     /// The namespace's registered names: id and type.
     let names: [String: (id: Int64, type: PropertyType)]
     let form: Form
+    /// The column naming the profile that membership is tested for: `p.id`,
+    /// or `v.profile` when a count is driven by one condition's own rows
+    /// (each subquery's `v` is its own, so the outer `v` is only seen here).
+    let subject: String
     private(set) var arguments: [(any DatabaseValueConvertible)?] = []
 
-    init(names: [String: (id: Int64, type: PropertyType)], form: Form = .membership) {
+    init(names: [String: (id: Int64, type: PropertyType)], form: Form = .membership, subject: String = "p.id") {
         self.names = names
         self.form = form
+        self.subject = subject
     }
 
     /// The SQL of `filter`, its arguments appended to ``arguments``.
@@ -56,19 +61,20 @@ struct SQLiteFilter {
         let rows = membership ? "SELECT v.profile FROM properties v WHERE v.name = ?" : "SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ?"
         let test = condition.test == .isSet || condition.test == .notSet ? "" : " AND \(predicate(condition.test))"
         switch (membership, condition.test == .notSet) {
-        case (true, false): return "p.id IN (\(rows)\(test))"
-        case (true, true): return "p.id NOT IN (\(rows))"
+        case (true, false): return "\(subject) IN (\(rows)\(test))"
+        case (true, true): return "\(subject) NOT IN (\(rows))"
         case (false, false): return "EXISTS (\(rows)\(test))"
         case (false, true): return "NOT EXISTS (\(rows))"
         }
     }
 
     /// The rows of `condition` alone, as `SELECT 1 FROM properties v …` (an
-    /// index range for the tests ``ranges(_:)`` allows), for sizing it up.
+    /// index range for the tests ``ranges(_:)`` allows), to size it up or to drive a count.
     mutating func rows(of condition: Condition) -> String? {
         guard let name = names[condition.property], name.type == condition.type else { return nil }
+        precondition(condition.test != .notSet, "not_set has no rows of its own")
         arguments.append(name.id)
-        return "SELECT 1 FROM properties v WHERE v.name = ? AND \(predicate(condition.test))"
+        return "SELECT 1 FROM properties v WHERE v.name = ?" + (condition.test == .isSet ? "" : " AND \(predicate(condition.test))")
     }
 
     /// Whether the test is a range of `properties_by_value`, so its size can be bounded cheaply.

@@ -36,11 +36,14 @@ extension SQLiteStore {
             let (id, names) = try Self.names(of: namespace, in: db)
             let filter = try body.countFilter(types: names.mapValues(\.type))
             guard let namespace = id else { return 0 }
-            // One range of properties_by_value is the count itself: a name's rows are one per profile.
-            if case .condition(let condition) = filter, SQLiteFilter.ranges(condition.test) {
-                var sizing = SQLiteFilter(names: names)
-                guard let rows = sizing.rows(of: condition) else { return 0 }
-                return try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows))", arguments: StatementArguments(sizing.arguments)) ?? 0
+            // A condition every match meets drives the count from its own rows: a name's rows are one per
+            // profile of its namespace, so no profile is looked up, and the rest is tested on `v.profile`.
+            if let (driver, rest) = try Self.countDriver(in: filter, names: names, db: db) {
+                var compiled = SQLiteFilter(names: names, subject: "v.profile")
+                guard let rows = compiled.rows(of: driver) else { return 0 }
+                let others = compiled.sql(.and(rest))
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows) AND \(others))",
+                                        arguments: StatementArguments(compiled.arguments)) ?? 0
             }
             var compiled = SQLiteFilter(names: names)
             let condition = compiled.sql(filter)
@@ -86,6 +89,35 @@ extension SQLiteStore {
             values.append((name.rank, try StoredValue.value(of: name.type, in: row, at: 2)))
         }
         finish()
+    }
+
+    /// Of the conditions every match must meet (the filter itself, or its
+    /// top-level `and`'s), the one a count is driven from, and the others:
+    /// the range matching the fewest profiles (each sized by a count bounded
+    /// by the smallest so far), else the first condition with rows to read.
+    /// Nil when there is none (an `or` or `not` at the top, or only `not_set`).
+    private static func countDriver(in filter: Filter, names: [String: (id: Int64, type: PropertyType)],
+                                    db: Database) throws -> (driver: Condition, rest: [Filter])? {
+        let conjuncts: [Filter] = if case .and(let filters) = filter { filters } else { [filter] }
+        var smallest: (offset: Int, size: Int)?
+        for (offset, conjunct) in conjuncts.enumerated() {
+            guard case .condition(let condition) = conjunct, SQLiteFilter.ranges(condition.test) else { continue }
+            guard conjuncts.count > 1 else { smallest = (offset, 0); break }
+            var sizing = SQLiteFilter(names: names)
+            // Not registered as this type: it matches nothing, and neither does the count.
+            guard let rows = sizing.rows(of: condition) else { return (condition, []) }
+            let bound = smallest.map { " LIMIT \($0.size)" } ?? ""
+            let size = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows)\(bound))",
+                                        arguments: StatementArguments(sizing.arguments)) ?? 0
+            if size < smallest?.size ?? .max { smallest = (offset, size) }
+        }
+        let chosen = smallest?.offset ?? conjuncts.firstIndex {
+            if case .condition(let condition) = $0 { condition.test != .notSet } else { false }
+        }
+        guard let chosen, case .condition(let driver) = conjuncts[chosen] else { return nil }
+        var rest = conjuncts
+        rest.remove(at: chosen)
+        return (driver, rest)
     }
 
     /// Profiles a condition may match and still drive a page: past this, a
