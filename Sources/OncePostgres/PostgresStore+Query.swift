@@ -6,9 +6,7 @@ import PostgresNIO
 /// on a pooled connection (never the writers'), under `statement_timeout`.
 extension PostgresStore {
     public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
-        try await read(timeout: timeout) { connection, logger in
-            let names = try await Self.names(of: namespace, on: connection, logger: logger)
-            let query = try body.query(in: namespace, types: names.mapValues(\.type))
+        try await read(namespace, timeout: timeout, checking: { try body.query(in: namespace, types: $0) }) { connection, logger, names, query in
             var filter = PostgresFilter(names: names, namespace: query.namespace)
             let condition = filter.sql(query.filter)
             let after = filter.bind(query.after ?? "")
@@ -46,9 +44,7 @@ extension PostgresStore {
     }
 
     public func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
-        try await read(timeout: timeout) { connection, logger in
-            let names = try await Self.names(of: namespace, on: connection, logger: logger)
-            let filter = try body.countFilter(types: names.mapValues(\.type))
+        try await read(namespace, timeout: timeout, checking: { try body.countFilter(types: $0) }) { connection, logger, names, filter in
             var compiled = PostgresFilter(names: names, namespace: namespace)
             let condition = compiled.sql(filter)
             let count = try await connection.query(PostgresQuery(unsafeSQL: """
@@ -58,16 +54,18 @@ extension PostgresStore {
         }
     }
 
-    /// The namespace's registered names, each with the name its current generation's values are stored under.
-    private static func names(of namespace: Namespace, on connection: PostgresConnection,
-                              logger: Logger) async throws -> [String: (stored: String, type: PropertyType)] {
+    /// The registered names of a namespace by name: the name its current generation's values are stored under, and the type.
+    typealias Names = [String: (stored: String, type: PropertyType)]
+
+    /// The namespace's registered names.
+    private static func names(of namespace: Namespace, on connection: PostgresConnection, logger: Logger) async throws -> Names {
         let (workspace, version) = (namespace.workspace, namespace.version.rawValue)
         let rows = try await connection.query("""
             SELECT t.name, t.type, coalesce(d.drops, 0) FROM property_types t
             LEFT JOIN property_drops d ON d.workspace = t.workspace AND d.version = t.version AND d.name = t.name
             WHERE t.workspace = \(workspace) AND t.version = \(version)
             """, logger: logger).collect()
-        var names: [String: (stored: String, type: PropertyType)] = [:]
+        var names: Names = [:]
         for row in rows {
             let (name, type, drops) = try row.decode((String, String, Int64).self)
             names[name] = (Registration.storedName(of: name, generation: drops), try PropertyType(stored: type))
@@ -75,17 +73,23 @@ extension PostgresStore {
         return names
     }
 
-    /// `body` in a read-only transaction that the server cancels after
-    /// `timeout` (SQLSTATE 57014, ``StoreError/queryTimeout``).
-    private func read<T: Sendable>(timeout: Duration,
-                                   _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws -> T {
+    /// `run` in a read-only transaction, given the namespace's names and what
+    /// `check` made of the body against their types. The server cancels `run`
+    /// after `timeout` (SQLSTATE 57014, ``StoreError/queryTimeout``); reading
+    /// the names and checking the body come first, so a bad body is a 400
+    /// whatever the time limit.
+    private func read<Checked, T: Sendable>(_ namespace: Namespace, timeout: Duration,
+                                            checking check: @escaping @Sendable ([String: PropertyType]) throws -> Checked,
+                                            _ run: @escaping @Sendable (PostgresConnection, Logger, Names, Checked) async throws -> T) async throws -> T {
         let milliseconds = max(1, timeout.nanoseconds / 1_000_000)
         return try await pooled(extraSeconds: Double(milliseconds) / 1000) { client, logger in
             try await client.withConnection { connection in
                 _ = try await connection.query("BEGIN READ ONLY", logger: logger).collect()
                 do {
+                    let names = try await Self.names(of: namespace, on: connection, logger: logger)
+                    let checked = try check(names.mapValues(\.type))
                     _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger).collect()
-                    let result = try await body(connection, logger)
+                    let result = try await run(connection, logger, names, checked)
                     _ = try await connection.query("COMMIT", logger: logger).collect()
                     return result
                 } catch {

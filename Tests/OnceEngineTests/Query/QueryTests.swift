@@ -161,6 +161,11 @@ import TestSupport
             _ = try await test.engine.count(try JSONParser.parse(slow), in: namespace, timeout: .milliseconds(1))
         }
         #expect(error.map { if case .queryTimeout = $0 { true } else { false } } == true, "\(String(describing: error))")
+        // A body that does not check is refused as such (a 400), even when it asked with no time to spare.
+        await #expect(throws: DecodeError("condition on name (a string property): in takes an array of values")) {
+            _ = try await test.engine.count(try JSONParser.parse(#"{"where": {"property": "name", "op": "in", "value": "x"}}"#),
+                                            in: namespace, timeout: .zero)
+        }
         // The store answers the next query as usual.
         #expect(try await test.engine.count(try JSONParser.parse("{}"), in: namespace, timeout: .seconds(30)) == 5000)
         try await test.engine.close()

@@ -7,10 +7,11 @@ import GRDBSQLite
 /// priority below the writes'), stopped by a progress handler once past its
 /// time limit, which counts from when it was asked (waiting included).
 extension SQLiteStore {
+    /// The registered names of a namespace by name: their ids and types.
+    typealias Names = [String: (id: Int64, type: PropertyType)]
+
     public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
-        try await read(timeout: timeout) { db in
-            let (id, names) = try Self.names(of: namespace, in: db)
-            let query = try body.query(in: namespace, types: names.mapValues(\.type))
+        try await read(namespace, timeout: timeout, checking: { try body.query(in: namespace, types: $0) }) { db, id, names, query in
             guard let namespace = id else { return QueryPage(profiles: [], nextCursor: nil) }
             let driver = try Self.smallestRange(in: query.filter, names: names, db: db)
             var filter = SQLiteFilter(names: names, form: .probes(driver: driver))
@@ -32,9 +33,7 @@ extension SQLiteStore {
     }
 
     public func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
-        try await read(timeout: timeout) { db in
-            let (id, names) = try Self.names(of: namespace, in: db)
-            let filter = try body.countFilter(types: names.mapValues(\.type))
+        try await read(namespace, timeout: timeout, checking: { try body.countFilter(types: $0) }) { db, id, names, filter in
             guard let namespace = id else { return 0 }
             // A condition every match meets drives the count from its own rows: a name's rows are one per
             // profile of its namespace, so no profile is looked up, and the rest is tested on `v.profile`.
@@ -55,7 +54,7 @@ extension SQLiteStore {
     /// Fills in the properties of `profiles` (whose row ids are `ids`, in the
     /// same order) in one statement: only the names in `shown`, or all of them.
     private static func loadProperties(into profiles: inout [Profile], ids: [Int64], shown: Set<String>?,
-                                       names: [String: (id: Int64, type: PropertyType)], db: Database) throws {
+                                       names: Names, db: Database) throws {
         // Names by id from the namespace's list, ranked in byte order: no join, no string
         // comparisons per row, and a dropped name's rows (still to be reclaimed) are skipped.
         let ranked = names.filter { shown?.contains($0.key) ?? true }.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
@@ -96,7 +95,7 @@ extension SQLiteStore {
     /// the range matching the fewest profiles (each sized by a count bounded
     /// by the smallest so far), else the first condition with rows to read.
     /// Nil when there is none (an `or` or `not` at the top, or only `not_set`).
-    private static func countDriver(in filter: Filter, names: [String: (id: Int64, type: PropertyType)],
+    private static func countDriver(in filter: Filter, names: Names,
                                     db: Database) throws -> (driver: Condition, rest: [Filter])? {
         let conjuncts: [Filter] = if case .and(let filters) = filter { filters } else { [filter] }
         var smallest: (offset: Int, size: Int)?
@@ -128,7 +127,7 @@ extension SQLiteStore {
     /// Of the conditions every match must meet (the filter itself, or its
     /// top-level `and`'s), the one matching the fewest profiles if that is
     /// under ``drivingLimit``: each is sized by a bounded range scan.
-    private static func smallestRange(in filter: Filter, names: [String: (id: Int64, type: PropertyType)],
+    private static func smallestRange(in filter: Filter, names: Names,
                                       db: Database) throws -> Condition? {
         let conjuncts: [Filter] = if case .and(let filters) = filter { filters } else { [filter] }
         var smallest: (condition: Condition, size: Int)?
@@ -143,13 +142,13 @@ extension SQLiteStore {
     }
 
     /// The namespace's id (nil when nothing was ever written to it) and its registered names, in one statement.
-    private static func names(of namespace: Namespace, in db: Database) throws -> (Int64?, [String: (id: Int64, type: PropertyType)]) {
+    private static func names(of namespace: Namespace, in db: Database) throws -> (Int64?, Names) {
         let statement = try db.cachedStatement(sql: """
             SELECT n.id, t.id, t.name, t.type FROM namespaces n LEFT JOIN property_names t ON t.namespace = n.id
             WHERE n.workspace = ? AND n.version = ?
             """)
         var id: Int64?
-        var names: [String: (id: Int64, type: PropertyType)] = [:]
+        var names: Names = [:]
         try SQLiteBinder.forEachRow(statement, in: db, { $0.text(namespace.workspace); $0.text(namespace.version.rawValue) }) { row in
             id = sqlite3_column_int64(row, 0)
             guard sqlite3_column_type(row, 1) != SQLITE_NULL else { return }
@@ -158,11 +157,19 @@ extension SQLiteStore {
         return (id, names)
     }
 
-    /// `body` in a read transaction that SQLite interrupts once `timeout` has
-    /// passed (its progress handler runs every few thousand VM steps).
-    private func read<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// `run` in a read transaction, given the namespace's id (nil before its
+    /// first write), its names, and what `check` made of the body against
+    /// their types. SQLite interrupts `run` once `timeout` has passed (its
+    /// progress handler runs every few thousand VM steps); reading the names
+    /// and checking the body are not interrupted, so a bad body is a 400
+    /// however long it waited behind other queries.
+    private func read<Checked, T: Sendable>(_ namespace: Namespace, timeout: Duration,
+                                            checking check: @escaping @Sendable ([String: PropertyType]) throws -> Checked,
+                                            _ run: @escaping @Sendable (Database, Int64?, Names, Checked) throws -> T) async throws -> T {
         let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout.nanoseconds))
         return try await queries.read { db in
+            let (id, names) = try Self.names(of: namespace, in: db)
+            let checked = try check(names.mapValues(\.type))
             let limit = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
             limit.initialize(to: deadline)
             sqlite3_progress_handler(db.sqliteConnection, 4096, { context in
@@ -173,7 +180,7 @@ extension SQLiteStore {
                 limit.deallocate()
             }
             do {
-                return try body(db)
+                return try run(db, id, names, checked)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
                 throw StoreError.queryTimeout
             }
