@@ -65,6 +65,26 @@ import TestSupport
         (#"{"not": {"or": [{"property": "plan", "op": "is_set"}, {"not": {"property": "city", "op": "is_set"}}]}}"#, ["dee"]),
     ]
 
+    /// A list `contains` of a string finds exactly the lists holding that element, whatever its
+    /// neighbours, escapes or spelling inside the list's JSON text (SQLite looks for it there first).
+    @Test(arguments: StoreKind.allCases)
+    func aListContainsOfAStringIsExact(store: StoreKind) async throws {
+        let test = try await TestEngine(store)
+        let lists = [
+            "p1": #"["t-7x"]"#, "p2": #"["x\"t-7"]"#, "p3": #"["a", "t-7"]"#, "p4": #"["x/y"]"#,
+            "p5": #"["a\"b", "c\\d"]"#, "p6": #"["é"]"#, "p7": #"[7, "t-7 "]"#, "p8": #"["T-7", "\"t-7\""]"#,
+        ]
+        for (distinctID, list) in lists { try await test.submit(#"{"$set": {"tags": \#(list)}}"#, distinctID: distinctID) }
+        for (element, expected) in [(#""t-7""#, ["p3"]), (#""x\"t-7""#, ["p2"]), (#""x/y""#, ["p4"]), (#""a\"b""#, ["p5"]),
+                                    (#""c\\d""#, ["p5"]), (#""é""#, ["p6"]), (#""\"t-7\"""#, ["p8"]), (#""t-7 ""#, ["p7"]), (#""7""#, [])] {
+            let body = #"{"where": {"property": "tags", "op": "contains", "value": \#(element)}}"#
+            let page = try await test.engine.query(try JSONParser.parse(body), in: namespace, timeout: .seconds(30))
+            #expect(page.profiles.map(\.distinctID) == expected, "\(element)")
+            #expect(try await test.engine.count(try JSONParser.parse(body), in: namespace, timeout: .seconds(30)) == expected.count, "\(element)")
+        }
+        try await test.engine.close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func everyOperatorOnEveryType(store: StoreKind) async throws {
         let test = try await TestEngine(store)
