@@ -58,6 +58,23 @@ public enum PropertyValue: Sendable, Hashable {
         }
     }
 
+    /// ``json`` as compact JSON text, written without building the tree first
+    /// (a profile's every value, in GET, a page and each export line).
+    public func writeJSON(to output: inout [UInt8]) {
+        switch self {
+        case .string(let string): JSON.writeString(string, to: &output)
+        case .date(let date): JSON.writeString(date.text, to: &output)
+        case .list(let elements):
+            output.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                element.writeJSON(to: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        case .integer, .decimal, .boolean: json.write(to: &output)
+        }
+    }
+
     /// The JSON form users see: dates as their text, numbers as written.
     public var json: JSON {
         switch self {

@@ -16,7 +16,7 @@ public enum ProfileJSON {
             if index > 0 { output.append(UInt8(ascii: ",")) }
             JSON.writeString(property.name, to: &output)
             output.append(UInt8(ascii: ":"))
-            write(property.value, to: &output)
+            property.value.writeJSON(to: &output)
         }
         output.append(contentsOf: #"},"created_at":"#.utf8)
         JSON.writeString(timestamp(profile.createdAt), to: &output)
@@ -29,22 +29,6 @@ public enum ProfileJSON {
             member.value.write(to: &output)
         }
         output.append(UInt8(ascii: "}"))
-    }
-
-    /// A value as ``PropertyValue/json`` shows it.
-    private static func write(_ value: PropertyValue, to output: inout [UInt8]) {
-        switch value {
-        case .string(let string): JSON.writeString(string, to: &output)
-        case .date(let date): JSON.writeString(date.text, to: &output)
-        case .list(let elements):
-            output.append(UInt8(ascii: "["))
-            for (index, element) in elements.enumerated() {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
-                write(element, to: &output)
-            }
-            output.append(UInt8(ascii: "]"))
-        case .integer, .decimal, .boolean: value.json.write(to: &output)
-        }
     }
 
     /// A time as the API writes it: UTC, milliseconds.

@@ -33,6 +33,12 @@ import Testing
         // Member order is part of the shape, and the parser keeps it.
         #expect(try JSONParser.parse(bytes).objectValue?.keys == ["distinct_id", "properties", "created_at", "updated_at"])
         #expect(String(decoding: bytes, as: UTF8.self).contains(#""ratio":100.0,"#))
+        // Each value's bytes are its `json` tree's text: a stored list is bound with them too.
+        for property in properties {
+            var written: [UInt8] = []
+            property.value.writeJSON(to: &written)
+            #expect(String(decoding: written, as: UTF8.self) == property.value.json.text, "\(property.name)")
+        }
     }
 
     @Test func writesAnEmptyProfileAndExtraMembers() throws {

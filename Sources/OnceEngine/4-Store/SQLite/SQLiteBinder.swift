@@ -67,7 +67,10 @@ struct SQLiteBinder {
         case .decimal(let double): real(double)
         case .boolean(let bool): integer(bool ? 1 : 0)
         case .date(let date): integer(date.instant)
-        case .list: text(value.json.text)
+        case .list:
+            var json: [UInt8] = []
+            value.writeJSON(to: &json)
+            text(utf8: json)
         }
         if case .date(let date) = value { text(date.text) } else { null() }
     }

@@ -13,7 +13,11 @@ extension SQLiteStore {
     public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
         try await read(namespace, timeout: timeout, checking: { try body.query(in: namespace, types: $0) }) { db, id, names, query in
             guard let namespace = id else { return QueryPage(profiles: [], nextCursor: nil) }
-            let driver = try Self.smallestRange(in: query.filter, names: names, db: db)
+            // A range small enough drives the page from its matches; otherwise the page walks the profiles.
+            let conjuncts = Self.conjuncts(of: query.filter)
+            let small = try Self.smallestRange(of: conjuncts, under: Self.drivingLimit, names: names, db: db)
+            var driver: Condition?
+            if let small, case .condition(let condition) = conjuncts[small.offset] { driver = condition }
             var filter = SQLiteFilter(names: names, form: .probes(driver: driver))
             let condition = filter.sql(query.filter)
             let rows = try Row.fetchAll(db, sql: """
@@ -90,30 +94,18 @@ extension SQLiteStore {
         finish()
     }
 
-    /// Of the conditions every match must meet (the filter itself, or its
-    /// top-level `and`'s), the one a count is driven from, and the others:
-    /// the range matching the fewest profiles (each sized by a count bounded
-    /// by the smallest so far), else the first condition with rows to read.
-    /// Nil when there is none (an `or` or `not` at the top, or only `not_set`).
+    /// The condition a count is driven from, and the others: the range of
+    /// ``conjuncts(of:)`` matching the fewest profiles, else the first
+    /// condition with rows to read. Nil when there is none (an `or` or `not`
+    /// at the top, or only `not_set`).
     private static func countDriver(in filter: Filter, names: Names,
                                     db: Database) throws -> (driver: Condition, rest: [Filter])? {
-        let conjuncts: [Filter] = if case .and(let filters) = filter { filters } else { [filter] }
-        var smallest: (offset: Int, size: Int)?
-        for (offset, conjunct) in conjuncts.enumerated() {
-            guard case .condition(let condition) = conjunct, SQLiteFilter.ranges(condition.test) else { continue }
-            guard conjuncts.count > 1 else { smallest = (offset, 0); break }
-            var sizing = SQLiteFilter(names: names)
-            // Not registered as this type: it matches nothing, and neither does the count.
-            guard let rows = sizing.rows(of: condition) else { return (condition, []) }
-            let bound = smallest.map { " LIMIT \($0.size)" } ?? ""
-            let size = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows)\(bound))",
-                                        arguments: StatementArguments(sizing.arguments)) ?? 0
-            if size < smallest?.size ?? .max { smallest = (offset, size) }
-        }
-        let chosen = smallest?.offset ?? conjuncts.firstIndex {
-            if case .condition(let condition) = $0 { condition.test != .notSet } else { false }
-        }
-        guard let chosen, case .condition(let driver) = conjuncts[chosen] else { return nil }
+        let conjuncts = conjuncts(of: filter)
+        // Alone, a condition needs no sizing.
+        let smallest = conjuncts.count > 1 ? try smallestRange(of: conjuncts, under: nil, names: names, db: db) : nil
+        let hasRows = { (filter: Filter) in if case .condition(let condition) = filter { condition.test != .notSet } else { false } }
+        guard let chosen = smallest?.offset ?? conjuncts.firstIndex(where: hasRows),
+              case .condition(let driver) = conjuncts[chosen] else { return nil }
         var rest = conjuncts
         rest.remove(at: chosen)
         return (driver, rest)
@@ -124,21 +116,27 @@ extension SQLiteStore {
     /// 100 matches within 100 × (profiles / this) probes.
     static let drivingLimit = 10_000
 
-    /// Of the conditions every match must meet (the filter itself, or its
-    /// top-level `and`'s), the one matching the fewest profiles if that is
-    /// under ``drivingLimit``: each is sized by a bounded range scan.
-    private static func smallestRange(in filter: Filter, names: Names,
-                                      db: Database) throws -> Condition? {
-        let conjuncts: [Filter] = if case .and(let filters) = filter { filters } else { [filter] }
-        var smallest: (condition: Condition, size: Int)?
-        for case .condition(let condition) in conjuncts where SQLiteFilter.ranges(condition.test) {
+    /// The conditions every match must meet: the filter itself, or its top-level `and`'s.
+    private static func conjuncts(of filter: Filter) -> [Filter] {
+        if case .and(let filters) = filter { filters } else { [filter] }
+    }
+
+    /// Of `conjuncts`, the range condition matching the fewest profiles (its
+    /// offset and size) if that is under `limit`: each is sized by a count of
+    /// its index range, bounded by `limit` and by the smallest so far.
+    private static func smallestRange(of conjuncts: [Filter], under limit: Int?, names: Names,
+                                      db: Database) throws -> (offset: Int, size: Int)? {
+        var smallest: (offset: Int, size: Int)?
+        for (offset, conjunct) in conjuncts.enumerated() {
+            guard case .condition(let condition) = conjunct, SQLiteFilter.ranges(condition.test) else { continue }
             var sizing = SQLiteFilter(names: names)
             guard let rows = sizing.rows(of: condition) else { continue }
-            let size = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows) LIMIT \(drivingLimit))",
+            let bound = [limit, smallest?.size].compactMap { $0 }.min()
+            let size = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows)\(bound.map { " LIMIT \($0)" } ?? ""))",
                                         arguments: StatementArguments(sizing.arguments)) ?? 0
-            if size < drivingLimit, size < smallest?.size ?? .max { smallest = (condition, size) }
+            if size < bound ?? .max { smallest = (offset, size) }
         }
-        return smallest?.condition
+        return smallest
     }
 
     /// The namespace's id (nil when nothing was ever written to it) and its registered names, in one statement.
