@@ -39,6 +39,15 @@ public final class Engine: Sendable {
         return record
     }
 
+    /// ``submit(prepared:)`` for a caller that is not a task: `done` gets the
+    /// record once durable, or the error, on whichever thread finished the commit.
+    public func submit(prepared request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void) {
+        store.apply(request) { result in
+            if case .success(let record) = result { self.learn(from: record, in: request.namespace) }
+            done(result)
+        }
+    }
+
     /// Applies each request as ``submit(_:)`` does, handing them to the store
     /// together: a caller with many requests at hand (a pipeline) needs no task
     /// per request for them to share commits.
@@ -67,6 +76,19 @@ public final class Engine: Sendable {
     public func prepare(_ request: WriteRequest) async throws -> PreparedRequest {
         let ruleSet = rules?.current  // one generation for the whole request
         let known = ruleSet?.usesTypes == true ? try await types.types(in: request.namespace, store: store) : [:]
+        return try Self.prepare(request, under: ruleSet, types: known)
+    }
+
+    /// ``prepare(_:)`` without waiting, for a caller that must not (an event loop):
+    /// nil when the rules ask for the namespace's types and they must be read first.
+    /// - Throws: ``RuleRejection`` when a rule rejects the whole request.
+    public func prepareNow(_ request: WriteRequest) throws -> PreparedRequest? {
+        let ruleSet = rules?.current
+        var known: [String: PropertyType] = [:]
+        if ruleSet?.usesTypes == true {
+            guard let fresh = types.freshTypes(in: request.namespace) else { return nil }
+            known = fresh
+        }
         return try Self.prepare(request, under: ruleSet, types: known)
     }
 

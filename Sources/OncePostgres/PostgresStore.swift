@@ -84,6 +84,11 @@ public final class PostgresStore: ProfileStore {
         try await committers[writer(of: request)].submit(request)
     }
 
+    /// ``apply(_:)`` with its result handed to `done` on the writer's commit thread.
+    public func apply(_ request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void) {
+        committers[writer(of: request)].submit(request, then: done)
+    }
+
     /// Queues each request with its writer, all at once; one result per request, in order.
     public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
         let byWriter = Dictionary(grouping: requests.indices) { writer(of: requests[$0]) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import OnceEngine
@@ -79,14 +80,18 @@ struct Serve: AsyncParsableCommand {
         let shadow = shadowRuntime.map { ShadowRules(shadow: $0, engine: engine) }
         ShadowRules.registerMetrics()
         let api = API(engine: engine, keys: KeyRing(store: store, developmentKeys: try developmentKeys()), shadow: shadow,
-                      maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, limits: limits.limits,
+                      maxBodyBytes: maxBodyBytes, admission: Admission(limit: maxInFlight), limits: limits.limits,
                       queryTimeout: .milliseconds(Int64((queryTimeout * 1000).rounded())), registry: registry)
         let example = try developmentKeys().first
         let app = Application(
             router: api.router(),
-            // A handler per connection: the autoclosure runs for each.
-            server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse()],
-                                                idleTimeout: .seconds(Int64(idleTimeout)))),
+            server: HTTPServerBuilder { [idleTimeout, writes = api.eventLoopWrites(logger: logger)] responder in
+                // A handler per connection: the autoclosure runs for each.
+                APIChannel(http1: HTTP1Channel(responder: responder,
+                                               configuration: .init(additionalChannelHandlers: [CloseAfterResponse()],
+                                                                    idleTimeout: .seconds(Int64(idleTimeout)))),
+                           writes: writes)
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: "onced"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? port

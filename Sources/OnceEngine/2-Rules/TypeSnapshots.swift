@@ -34,7 +34,7 @@ final class TypeSnapshots: Sendable {
         let load = entries.withLock { entries -> Task<[String: PropertyType], any Error>? in
             if let entry = entries[namespace] {
                 if let loading = entry.loading { return loading }
-                if let loadedAt = entry.loadedAt, entry.learned == entry.learnedSeen, now - loadedAt < maxAge { return nil }
+                if isFresh(entry, at: now) { return nil }
             } else if entries.count >= capacity {
                 entries = entries.filter { $0.value.loading != nil }
             }
@@ -45,6 +45,20 @@ final class TypeSnapshots: Sendable {
         }
         guard let load else { return entries.withLock { $0[namespace]?.types ?? [:] } }
         return try await load.value
+    }
+
+    /// The namespace's snapshot if it is fresh, without waiting: nil when it must be read first.
+    func freshTypes(in namespace: Namespace) -> [String: PropertyType]? {
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            guard let entry = entries[namespace], entry.loading == nil, isFresh(entry, at: now) else { return nil }
+            return entry.types
+        }
+    }
+
+    private func isFresh(_ entry: Entry, at now: ContinuousClock.Instant) -> Bool {
+        guard let loadedAt = entry.loadedAt else { return false }
+        return entry.learned == entry.learnedSeen && now - loadedAt < maxAge
     }
 
     private func load(_ namespace: Namespace, store: any ProfileStore, startedAt: ContinuousClock.Instant,

@@ -102,16 +102,33 @@ public final class KeyRing: Sendable {
     /// Whether `token` is a valid key of `workspace`. Every way of failing looks the same to the caller.
     public func authorizes(_ token: String, for workspace: String) async throws -> Bool {
         let hash = APIKey.hash(token)
-        var owner: String?
-        for key in developmentKeys where APIKey.constantTimeEqual(key.hash, hash) { owner = key.workspace }
-        if owner == nil, let store { owner = try await storedOwner(hash, store) }
-        return owner == workspace
+        if let known = knownOwner(hash) { return known == workspace }
+        guard let store else { return false }
+        return try await storedOwner(hash, store) == workspace
     }
 
-    /// The workspace of a stored, unrevoked key: remembered, or read again once the memory is older than the interval.
+    /// ``authorizes(_:for:)`` without waiting, for a caller that must not (an
+    /// event loop): nil when the answer needs a read of the store.
+    public func authorizesNow(_ token: String, for workspace: String) -> Bool? {
+        let hash = APIKey.hash(token)
+        if let known = knownOwner(hash) { return known == workspace }
+        return store == nil ? false : nil
+    }
+
+    /// The workspace of a development key, or what is remembered of a stored key
+    /// (nil inside: revoked); nil when nothing is known without a read.
+    private func knownOwner(_ hash: String) -> String?? {
+        var owner: String?
+        for key in developmentKeys where APIKey.constantTimeEqual(key.hash, hash) { owner = key.workspace }
+        if let owner { return owner }
+        let now = ContinuousClock.now
+        if let known = verified.withLock({ $0[hash] }), now - known.checkedAt < recheckInterval { return .some(known.workspace) }
+        return nil
+    }
+
+    /// The workspace of a stored, unrevoked key, read from the store and remembered.
     private func storedOwner(_ hash: String, _ store: any KeyStore) async throws -> String? {
         let now = ContinuousClock.now
-        if let known = verified.withLock({ $0[hash] }), now - known.checkedAt < recheckInterval { return known.workspace }
         guard let key = try await store.key(forHash: hash) else {
             _ = verified.withLock { $0.removeValue(forKey: hash) }
             return nil

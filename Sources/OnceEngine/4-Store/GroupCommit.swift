@@ -58,8 +58,14 @@ package final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
 
     package func submit(_ job: Job) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            enqueue([job]) { _, result in continuation.resume(with: result) }
+            submit(job) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Queues `job` and hands its result to `done`, on the drain queue (or at
+    /// once when it is refused): for a caller that is not a task.
+    package func submit(_ job: Job, then done: @escaping @Sendable (Result<Output, any Error>) -> Void) {
+        enqueue([job]) { _, result in done(result) }
     }
 
     /// Queues every job at once and returns their results in order, each as

@@ -45,6 +45,10 @@ public struct Profile: Sendable, Equatable {
 public protocol ProfileStore: Sendable {
     /// Applies one request and returns its record, once durable.
     func apply(_ request: PreparedRequest) async throws -> RequestRecord
+    /// Applies one request as ``apply(_:)`` does and hands its result to `done`,
+    /// from any thread: a caller that is not a task needs none per write.
+    /// The default runs ``apply(_:)`` in a task.
+    func apply(_ request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void)
     /// Applies each request as ``apply(_:)`` does (each atomic on its own), with
     /// one result per request, in order. The default applies them concurrently.
     func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>]
@@ -72,6 +76,16 @@ public protocol ProfileStore: Sendable {
 
 extension ProfileStore {
     public var fault: String? { nil }
+
+    public func apply(_ request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void) {
+        Task {
+            do {
+                done(.success(try await apply(request)))
+            } catch {
+                done(.failure(error))
+            }
+        }
+    }
 
     public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
         await withTaskGroup(of: (Int, Result<RequestRecord, any Error>).self) { group in

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import OnceEngine
 import Prometheus
@@ -11,7 +12,7 @@ struct API: Sendable {
     /// The candidate rules compared on every write, if any (SPEC §10).
     let shadow: ShadowRules?
     let maxBodyBytes: Int
-    let maxInFlight: Int
+    let admission: Admission
     let limits: RequestLimits
     /// How long a cohort query or count may run (SPEC §8).
     let queryTimeout: Duration
@@ -29,7 +30,7 @@ struct API: Sendable {
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(LogRequestsMiddleware(.debug))
         router.middlewares.add(MethodNotAllowedMiddleware(routes: routes.map { ($0.method, $0.path) }))
-        router.middlewares.add(AdmissionMiddleware(limit: maxInFlight))
+        router.middlewares.add(AdmissionMiddleware(admission: admission))
         for route in routes {
             router.on(RouterPath(route.path), method: route.method, use: route.handler)
         }
@@ -71,12 +72,21 @@ struct API: Sendable {
 
     // MARK: - Writes
 
+    /// The single-op writes as Hummingbird routes them: only what ``EventLoopWrites`` leaves to it.
     private func write(_ op: Op, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let namespace = try await authorize(request, context)
-        let element = try RequestDecoder.element(body: try await body(request), op: op, limits: limits)
-        let write = WriteRequest(namespace: namespace, elements: [element])
-        let record = try await submit(write)
-        return .json(.object(JSONObject([.init("request_id", .string(record.id.lowercaseString))])), status: .accepted)
+        let call = WriteEndpoint.Call(op: op, workspace: Substring(context.parameters.get("wsid") ?? ""),
+                                      version: Substring(context.parameters.get("version") ?? ""),
+                                      authorization: request.headers[.authorization], body: try await bodyBytes(request))
+        let record = try await writes.answer(call).get()
+        return .json(WriteEndpoint.accepted(record), status: .accepted)
+    }
+
+    /// What the single-op write routes share with ``EventLoopWrites``.
+    var writes: WriteEndpoint { WriteEndpoint(engine: engine, keys: keys, shadow: shadow, limits: limits) }
+
+    /// What each connection's ``EventLoopWrites`` needs.
+    func eventLoopWrites(logger: Logger) -> EventLoopWrites.Shared {
+        EventLoopWrites.Shared(endpoint: writes, admission: admission, maxBodyBytes: maxBodyBytes, metrics: WriteMetrics(), logger: logger)
     }
 
     /// Each element is checked on its own: a bad op key is reported in its
@@ -246,11 +256,8 @@ struct API: Sendable {
     private func authorize(_ request: Request, _ context: BasicRequestContext) async throws -> Namespace {
         // An id that does not decode names no workspace: the same 401 as any other.
         let workspace = (try? pathParameter("wsid", context)) ?? ""
-        guard let header = request.headers[.authorization], header.count > 7,
-              header.prefix(7).lowercased() == "bearer " else { throw APIError.unauthorized }
-        // The HTTP parser already trimmed the value's ends; only the gap after "Bearer" is left.
-        let token = String(header.dropFirst(7).drop { $0 == " " || $0 == "\t" })
-        guard !token.isEmpty, try await keys.authorizes(token, for: workspace) else { throw APIError.unauthorized }
+        guard let token = Self.bearerToken(request.headers[.authorization]),
+              try await keys.authorizes(token, for: workspace) else { throw APIError.unauthorized }
         let version = try pathParameter("version", context)
         do {
             return try RequestDecoder.namespace(workspace: workspace, version: version)
@@ -259,11 +266,23 @@ struct API: Sendable {
         }
     }
 
+    /// The key of an `Authorization: Bearer KEY` header; nil for any other.
+    static func bearerToken(_ header: String?) -> String? {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        // The HTTP parser already trimmed the value's ends; only the gap after "Bearer" is left.
+        let token = String(header.dropFirst(7).drop { $0 == " " || $0 == "\t" })
+        return token.isEmpty ? nil : token
+    }
+
     /// A path parameter, percent-decoded (RFC 3986; `+` stays a plus sign).
     /// A malformed escape, bytes that are not UTF-8 or a U+0000 are a 400.
     private func pathParameter(_ name: String, _ context: BasicRequestContext) throws -> String {
-        guard let raw = context.parameters.get(name) else { return "" }
-        guard let decoded = raw.contains("%") ? raw.removingPercentEncoding : raw else {
+        try Self.pathParameter(name, raw: context.parameters.get(name).map { Substring($0) } ?? "")
+    }
+
+    /// ``pathParameter(_:_:)`` of a segment as it came.
+    static func pathParameter(_ name: String, raw: Substring) throws -> String {
+        guard let decoded = raw.contains("%") ? raw.removingPercentEncoding : String(raw) else {
             throw APIError.badRequest("the path's \(name) has a malformed percent-escape or is not UTF-8")
         }
         // No stored text holds U+0000 (see `RequestDecoder.distinctID`), and PostgreSQL cannot be asked for one.
@@ -273,19 +292,20 @@ struct API: Sendable {
 
     /// The body as JSON, refused past the size limit (413) or when malformed (400).
     private func body(_ request: Request) async throws -> JSON {
+        try JSONParser.parse(try await bodyBytes(request).readableBytesView)
+    }
+
+    /// The body, refused past the size limit (413).
+    private func bodyBytes(_ request: Request) async throws -> ByteBuffer {
         // A declared length past the limit is refused before any of the body is awaited.
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
         var request = request
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: maxBodyBytes)
+            return try await request.collectBody(upTo: maxBodyBytes)
         } catch is NIOTooManyBytesError {
             throw tooLarge
         }
-        return try JSONParser.parse(buffer.readableBytesView)
     }
 
-    private var tooLarge: APIError {
-        APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(maxBodyBytes) bytes")
-    }
+    private var tooLarge: APIError { .tooLarge(limit: maxBodyBytes) }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import OnceEngine
 
 /// An error as the API shows it: `{"error": {"code", "message"}}` with a status (SPEC §3).
@@ -23,6 +24,10 @@ struct APIError: HTTPResponseError {
     static func methodNotAllowed(_ allow: [HTTPRequest.Method]) -> APIError {
         APIError(status: .methodNotAllowed, code: "method_not_allowed",
                  message: "this path takes \(allow.map(\.rawValue).joined(separator: ", "))", allow: allow)
+    }
+
+    static func tooLarge(limit: Int) -> APIError {
+        APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is larger than \(limit) bytes")
     }
 
     static func rejected(_ rejection: RuleRejection) -> APIError {
@@ -59,14 +64,41 @@ struct APIError: HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = JSON.object(JSONObject([.init("error", .object(JSONObject(
-            [.init("code", .string(code)), .init("message", .string(message))] + details)))]))
-        var response = Response.json(body, status: status)
-        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `{"error": {"code", "message", …}}`.
+    var body: [UInt8] {
+        var bytes: [UInt8] = []
+        JSON.object(JSONObject([.init("error", .object(JSONObject(
+            [.init("code", .string(code)), .init("message", .string(message))] + details)))])).write(to: &bytes)
+        return bytes
+    }
+
+    /// Content-Type and what the status asks for beside it.
+    var headers: HTTPFields {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         // After a 413 the rest of the body may still be on its way: the connection cannot carry another request.
-        if retryAfter != nil || status == .contentTooLarge { response.headers[.connection] = "close" }
-        if let allow { response.headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
-        return response
+        if retryAfter != nil || status == .contentTooLarge { headers[.connection] = "close" }
+        if let allow { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
+        return headers
+    }
+
+    /// The API's form of `error`, logged at warning when it is a failure nobody
+    /// meant: overload and a degraded store (logged once, at error, when it
+    /// happened) are answered by design and can come thousands of times a second.
+    static func reported(_ error: any Error, to logger: Logger) -> APIError {
+        let apiError = from(error)
+        let expected: Bool
+        switch error {
+        case StoreError.overloaded, StoreError.degraded: expected = true
+        default: expected = apiError.code == "overloaded"
+        }
+        if !expected && (apiError.status == .internalServerError || apiError.status == .serviceUnavailable) {
+            logger.warning("request failed", metadata: ["error": "\(error)"])
+        }
+        return apiError
     }
 }
 
@@ -76,18 +108,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let apiError = APIError.from(error)
-            // Overload and a degraded store (logged once, at error, when it happened) are answered by design
-            // and can come thousands of times a second: not a warning each.
-            let expected: Bool
-            switch error {
-            case StoreError.overloaded, StoreError.degraded: expected = true
-            default: expected = apiError.code == "overloaded"
-            }
-            if !expected && (apiError.status == .internalServerError || apiError.status == .serviceUnavailable) {
-                context.logger.warning("request failed", metadata: ["error": "\(error)"])
-            }
-            return try apiError.response(from: request, context: context)
+            return try APIError.reported(error, to: context.logger).response(from: request, context: context)
         }
     }
 }

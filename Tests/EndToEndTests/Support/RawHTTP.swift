@@ -87,6 +87,26 @@ enum RawHTTP {
         return Reply(status: status, head: head, body: String(text[split.upperBound...]))
     }
 
+    /// Every reply in `bytes`, in order, each cut at its Content-Length.
+    static func parseAll(_ bytes: [UInt8]) -> [Reply] {
+        var replies: [Reply] = []
+        var rest = bytes[...]
+        while let reply = parse(Array(rest)) {
+            let headLength = reply.head.utf8.count + 4
+            let length = contentLength(of: reply.head)
+            guard rest.count >= headLength + length else { break }
+            replies.append(Reply(status: reply.status, head: reply.head,
+                                 body: String(decoding: rest.dropFirst(headLength).prefix(length), as: UTF8.self)))
+            rest = rest.dropFirst(headLength + length)
+        }
+        return replies
+    }
+
+    /// A complete GET request text.
+    static func get(_ path: String, key: String, connection: String = "keep-alive") -> String {
+        "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nConnection: \(connection)\r\n\r\n"
+    }
+
     /// A complete request text.
     static func post(_ path: String, key: String, body: String, connection: String = "close") -> String {
         "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\n"

@@ -108,6 +108,18 @@ public final class SQLiteStore: ProfileStore {
         return record
     }
 
+    /// ``apply(_:)`` with its result handed to `done` on the commit thread; an erasure, which waits for its checkpoint too, takes a task.
+    public func apply(_ request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void) {
+        if let reason = diskFault.current { return done(.failure(StoreError.degraded(reason))) }
+        if case .deleteProfile = request.lifecycle {
+            Task {
+                do { done(.success(try await apply(request))) } catch { done(.failure(error)) }
+            }
+            return
+        }
+        committer.submit(request, then: done)
+    }
+
     /// Queues every request at once (see ``GroupCommit/submit(contentsOf:)``).
     public func apply(contentsOf requests: [PreparedRequest]) async -> [Result<RequestRecord, any Error>] {
         if let reason = diskFault.current { return requests.map { _ in .failure(StoreError.degraded(reason)) } }
