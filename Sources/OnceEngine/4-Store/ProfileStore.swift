@@ -78,6 +78,12 @@ extension ProfileStore {
     public var fault: String? { nil }
 
     public func apply(_ request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void) {
+        applyInTask(request, then: done)
+    }
+
+    /// ``apply(_:)`` in a task, its result handed to `done`: the callback form
+    /// for a store, or a request, that has to wait on something.
+    func applyInTask(_ request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void) {
         Task {
             do {
                 done(.success(try await apply(request)))

@@ -87,7 +87,7 @@ package enum RequestApplier {
                 ? try setOnce(op.properties, to: id, in: &transaction)
                 : try op.properties.map { try apply(op.op, $0, to: id, in: &transaction) }
             let properties = zip(op.properties, outcomes).map { $0.withProvenance($1) }
-            changed = changed || properties.contains { [.set, .addedByRule, .unset].contains($0.outcome) }
+            changed = changed || properties.contains { $0.outcome.changesProfile }
             results.append(OpResult(distinctID: id, op: op.op, properties: properties))
         }
         if changed && !created { try transaction.touchProfile(id) }
@@ -101,6 +101,8 @@ package enum RequestApplier {
                                                              in transaction: inout Transaction) throws -> [PropertyResult] {
         var results: [PropertyResult?] = []
         var inserts: [(index: Int, name: String, value: PropertyValue)] = []
+        results.reserveCapacity(properties.count)
+        inserts.reserveCapacity(properties.count)
         for property in properties {
             switch property.plan {
             case .settled(let result):

@@ -12,6 +12,14 @@ public enum Outcome: String, Sendable, Hashable, CaseIterable {
     /// A property a rule added to the request, stored as a `set` would be.
     case addedByRule = "added_by_rule"
     case unset
+
+    /// Whether the profile's stored values changed, so its `updated_at` moves.
+    var changesProfile: Bool {
+        switch self {
+        case .set, .addedByRule, .unset: true
+        case .unchanged, .ignoredTypeMismatch, .ignoredInvalid, .rejectedByRule: false
+        }
+    }
 }
 
 /// One property's result, with the reason and rule where they apply.

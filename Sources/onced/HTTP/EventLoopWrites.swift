@@ -13,8 +13,9 @@ import OnceEngine
 /// must first be read, goes the usual way (Hummingbird's router, or a task).
 ///
 /// One request is worked on at a time per connection: a pipelined request
-/// waits, and reading stops meanwhile, so answers keep their order and a
-/// client cannot queue without bound.
+/// waits, so answers keep their order, and reading stops while one waits, so
+/// a client cannot queue more than one read's worth. (Reading is not stopped
+/// for every request in progress: that costs two `epoll_ctl` calls a write.)
 final class EventLoopWrites: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -79,7 +80,7 @@ final class EventLoopWrites: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isBusy || !waiting.isEmpty {
+        if !waiting.isEmpty {
             readDeferred = true
         } else {
             context.read()
@@ -158,7 +159,7 @@ final class EventLoopWrites: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Hummingbird's side takes what it was given at the end of a read: this is one.
         if forwarded { context.fireChannelReadComplete() }
-        if readDeferred && !isBusy && waiting.isEmpty {
+        if readDeferred && waiting.isEmpty {
             readDeferred = false
             context.read()
         }

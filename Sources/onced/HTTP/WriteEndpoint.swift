@@ -29,7 +29,8 @@ struct WriteEndpoint: Sendable {
         let prepared: PreparedRequest?
         let write: WriteRequest
         do {
-            guard let authorized = keys.authorizesNow(API.bearerToken(call.authorization) ?? "", for: try workspace(call)) else {
+            guard let token = API.bearerToken(call.authorization) else { throw APIError.unauthorized }
+            guard let authorized = keys.authorizesNow(token, for: try workspace(call)) else {
                 return Task { done(await answer(call)) }.discard()
             }
             guard authorized else { throw APIError.unauthorized }

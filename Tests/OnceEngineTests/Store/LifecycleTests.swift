@@ -83,6 +83,33 @@ import TestSupport
         try await engine.close()
     }
 
+    /// One SQLite batch (one transaction, its requests in order) that writes a
+    /// property, drops it and registers it anew: the names the batch teaches
+    /// the store's cache are the ones left standing, so the next batch writes
+    /// under the new name, not the dropped one. (PostgreSQL spreads a batch
+    /// over writers by profile, in no order across them.)
+    @Test func aDropInsideABatchLeavesTheCacheTheNewName() async throws {
+        let test = try await TestEngine(.sqlite)
+        let engine = test.engine
+        func write(_ body: String, _ id: String) async throws -> OnceEngine.PreparedRequest {
+            let element = try RequestDecoder.element(distinctID: id, opsIn: try JSONParser.parse(body).objectValue!)
+            return try await engine.prepare(WriteRequest(namespace: namespace, elements: [element]))
+        }
+        let batch = await engine.store.apply(contentsOf: [  // the batch registers plan first: its cache learns it here
+            try await write(#"{"$once": {"plan": "free"}}"#, "b"),
+            OnceEngine.PreparedRequest(namespace: namespace, lifecycle: .dropProperty("plan")),
+            try await write(#"{"$once": {"plan": 5}}"#, "c"),
+        ])
+        #expect(try batch.map { try $0.get().propertyResults.first?.outcome } == [Outcome.set, nil, Outcome.set])
+        #expect(try await test.outcomes(#"{"$set": {"plan": 6}}"#, distinctID: "d") == ["plan": .set])
+        #expect(try await test.outcomes(#"{"$once": {"plan": "x"}}"#, distinctID: "e") == ["plan": .ignoredTypeMismatch])
+        #expect(try await engine.registeredTypes(in: namespace) == ["plan": .number])
+        #expect(try await test.value("plan", of: "d") == .integer(6))
+        #expect(try await test.value("plan", of: "c") == .integer(5))
+        #expect(try await test.profile("b")?.properties.isEmpty == true)
+        try await engine.close()
+    }
+
     /// A second process sharing the store learns of the drop at its next write:
     /// its cached type and id must not outlive the property.
     @Test(arguments: StoreKind.shared)

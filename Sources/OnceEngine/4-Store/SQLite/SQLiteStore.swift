@@ -111,12 +111,7 @@ public final class SQLiteStore: ProfileStore {
     /// ``apply(_:)`` with its result handed to `done` on the commit thread; an erasure, which waits for its checkpoint too, takes a task.
     public func apply(_ request: PreparedRequest, then done: @escaping @Sendable (Result<RequestRecord, any Error>) -> Void) {
         if let reason = diskFault.current { return done(.failure(StoreError.degraded(reason))) }
-        if case .deleteProfile = request.lifecycle {
-            Task {
-                do { done(.success(try await apply(request))) } catch { done(.failure(error)) }
-            }
-            return
-        }
+        if case .deleteProfile = request.lifecycle { return applyInTask(request, then: done) }
         committer.submit(request, then: done)
     }
 
@@ -152,7 +147,7 @@ public final class SQLiteStore: ProfileStore {
                                 let (record, transaction) = isolating ? try inSavepoint(db, apply) : try apply()
                                 results.append(.success(record))
                                 namespaces[request.namespace] = transaction.namespace
-                                for (name, registered) in transaction.names {
+                                for (name, registered) in transaction.learned {
                                     names[.init(namespace: transaction.namespace, name: name)] = registered
                                 }
                                 for name in transaction.dropped { names[.init(namespace: transaction.namespace, name: name)] = nil }
