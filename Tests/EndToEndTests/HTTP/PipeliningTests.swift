@@ -45,6 +45,39 @@ import Testing
         #expect(metrics.contains(#"hb_request_errors{\#(route),error_type="400"} 1"#))
     }
 
+    /// Hundreds of writes in one send, ~800 KB, many reads' worth: reading
+    /// pauses while a request waits and resumes as the queue drains, so every
+    /// write is answered, once and in order, with the reads between them.
+    @Test func aLongPipelineIsAnsweredWhole() async throws {
+        let daemon = try await Daemon.start()
+        let body = #"{"$add": {"n": 1}, "distinct_id": "counted"}"# + String(repeating: " ", count: 2_000)
+        let add = RawHTTP.post("\(Self.base)/profiles/properties/numerical-add", key: Daemon.key, body: body, connection: "keep-alive")
+        let read = RawHTTP.get("\(Self.base)/profiles/counted", key: Daemon.key)
+        var requests: [String] = []
+        for index in 1...400 {
+            requests.append(add)
+            if index % 100 == 0 { requests.append(read) }
+        }
+        requests.append(RawHTTP.get("/health", key: Daemon.key, connection: "close"))
+        let sent = requests.joined()
+        let replies = try await offload {
+            let fd = try RawHTTP.connect(daemon.port)
+            defer { close(fd) }
+            RawHTTP.send(fd, sent)
+            return RawHTTP.parseAll(RawHTTP.readAll(fd).bytes)
+        }
+        #expect(replies.count == 405)
+        #expect(replies.allSatisfy { $0.status == 202 || $0.status == 200 })
+        // Each read sees exactly the writes sent before it.
+        let reads = replies.filter { $0.status == 200 }.dropLast().map(\.body)
+        #expect(reads.map { $0.contains(#""n":"#) } == [true, true, true, true])
+        for (index, body) in reads.enumerated() {
+            #expect(body.contains(#""n":\#((index + 1) * 100)"#), "\(body)")
+        }
+        let ids = Set(replies.filter { $0.status == 202 }.map(\.body))
+        #expect(ids.count == 400, "every write got its own request id")
+    }
+
     /// Clients that hang up halfway through a write's body give their places
     /// under `--max-in-flight` back: more of them than the limit leave writes served.
     @Test func writesCutOffHalfwayGiveTheirAdmissionBack() async throws {
