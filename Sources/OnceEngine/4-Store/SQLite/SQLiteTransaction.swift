@@ -16,8 +16,8 @@ struct SQLiteTransaction: LockedListEditing {
     let now: Int64
     let request: UUID
     private let ids: SQLiteIDs
-    /// Names this request read, registered or found cached.
-    private var names: [String: SQLiteIDs.RegisteredName] = [:]
+    /// Names this request read, registered or found cached (room for a typical request's, grown once at most).
+    private var names = [String: SQLiteIDs.RegisteredName](minimumCapacity: 8)
     /// The names of ``names`` the cache did not have: it learns them once the request commits.
     private(set) var learned: [String: SQLiteIDs.RegisteredName] = [:]
     /// Names this request dropped: the batch must not teach the cache their old ids.
@@ -52,9 +52,10 @@ struct SQLiteTransaction: LockedListEditing {
     }
 
     private mutating func registeredName(_ name: String, registering candidate: PropertyType?) throws -> SQLiteIDs.RegisteredName? {
-        if let known = names[name] ?? ids.name(.init(namespace: namespace, name: name)) {
-            names[name] = known
-            return known
+        if let known = names[name] { return known }
+        if let cached = ids.name(.init(namespace: namespace, name: name)) {
+            names[name] = cached
+            return cached
         }
         if let candidate {
             try run(Self.registerName) { $0.integer(namespace); $0.text(name); $0.text(candidate.rawValue); $0.integer(now) }
