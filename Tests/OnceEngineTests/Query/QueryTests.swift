@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 @testable import OnceEngine
@@ -149,6 +150,41 @@ import TestSupport
         #expect(try await matches(#"{"property": "plan", "op": "gt", "value": 1}"#) == ["b"])
         #expect(try await matches(#"{"property": "plan", "op": "not_set"}"#) == ["a"])
         await #expect(throws: DecodeError.self) { try await matches(#"{"property": "plan", "op": "eq", "value": "pro"}"#) }
+        try await test.engine.close()
+    }
+
+    /// A page driven by a condition of few matches looks them up by id;
+    /// otherwise it walks `profiles_by_distinct_id` in order. (SQLite chose the
+    /// walk for both before the statement kept it from that index: a page of
+    /// one match then read every profile of the namespace.)
+    @Test func aSmallConditionDrivesItsPageByID() async throws {
+        let test = try await TestEngine(.sqlite)
+        for id in ["a", "b", "c"] { try await test.submit(#"{"$set": {"plan": "pro"}}"#, distinctID: id) }
+        let store = try #require(test.engine.store as? SQLiteStore)
+        let membership = "p.id IN (SELECT v.profile FROM properties v WHERE v.name = ? AND v.value = ?)"
+        func plan(byID: Bool) async throws -> String {
+            try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteStore.pageSQL(membership, byID: byID),
+                                 arguments: [1, "", 1, "pro", 101]).map { $0["detail"] as String }.joined(separator: "; ")
+            }
+        }
+        let driven = try await plan(byID: true)
+        #expect(driven.contains("SEARCH p USING INTEGER PRIMARY KEY"), "\(driven)")
+        #expect(!driven.contains("profiles_by_distinct_id"), "\(driven)")
+        let walked = try await plan(byID: false)
+        #expect(walked.contains("profiles_by_distinct_id"), "\(walked)")
+        // Driven, pages still come in distinct_id order, each after its cursor.
+        let filter = try JSONParser.parse(#"{"property": "plan", "op": "eq", "value": "pro"}"#)
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            var body: [JSONObject.Member] = [.init("where", filter), .init("limit", .integer(2))]
+            if let cursor { body.append(.init("cursor", .string(cursor))) }
+            let page = try await test.engine.query(.object(JSONObject(body)), in: namespace, timeout: .seconds(5))
+            seen += page.profiles.map(\.distinctID)
+            cursor = page.nextCursor
+        } while cursor != nil && seen.count < 10
+        #expect(seen == ["a", "b", "c"])
         try await test.engine.close()
     }
 

@@ -20,10 +20,8 @@ extension SQLiteStore {
             if let small, case .condition(let condition) = conjuncts[small.offset] { driver = condition }
             var filter = SQLiteFilter(names: names, form: .probes(driver: driver))
             let condition = filter.sql(query.filter)
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT p.id, p.distinct_id, p.created_at, p.updated_at FROM profiles p
-                WHERE p.namespace = ? AND p.distinct_id > ? AND \(condition) ORDER BY p.distinct_id LIMIT ?
-                """, arguments: StatementArguments([namespace, query.after ?? ""] + filter.arguments + [query.fetchLimit]))
+            let rows = try Row.fetchAll(db, sql: Self.pageSQL(condition, byID: small.map { $0.size <= Self.lookupLimit } ?? false),
+                                        arguments: StatementArguments([namespace, query.after ?? ""] + filter.arguments + [query.fetchLimit]))
             var profiles = rows.map { row in
                 Profile(distinctID: row[1], properties: [],
                         createdAt: Date(epochMilliseconds: row[2]), updatedAt: Date(epochMilliseconds: row[3]))
@@ -113,8 +111,26 @@ extension SQLiteStore {
 
     /// Profiles a condition may match and still drive a page: past this, a
     /// page walks the profiles in distinct_id order instead, and meets its
-    /// 100 matches within 100 × (profiles / this) probes.
+    /// 100 matches within 100 × (profiles / this) probes. Driven, the walk
+    /// tests each profile against the list of its matches (~25 ns, a probe ~0.8 µs).
     static let drivingLimit = 10_000
+
+    /// Matches few enough that a driven page looks them up by id and sorts
+    /// them (~0.8 µs each) rather than walk: at a million profiles 2,000 cost
+    /// about what the walk to 100 of them does, and a page of none walked all.
+    static let lookupLimit = 2_000
+
+    /// The page's statement, `condition` its filter. With `byID`, the `+`s
+    /// keep SQLite from walking `profiles_by_distinct_id` in order (its choice
+    /// otherwise), so it looks the driver's matches up by id: a page of one
+    /// match among 200,000 profiles took 17 ms walking, 0.3 ms so.
+    static func pageSQL(_ condition: String, byID: Bool) -> String {
+        let unindexed = byID ? "+" : ""
+        return """
+            SELECT p.id, p.distinct_id, p.created_at, p.updated_at FROM profiles p
+            WHERE \(unindexed)p.namespace = ? AND \(unindexed)p.distinct_id > ? AND \(condition) ORDER BY p.distinct_id LIMIT ?
+            """
+    }
 
     /// The conditions every match must meet: the filter itself, or its top-level `and`'s.
     private static func conjuncts(of filter: Filter) -> [Filter] {
