@@ -60,10 +60,17 @@ CREATE INDEX wide_by_signup ON wide (signup);
 CREATE INDEX wide_by_plan ON wide (plan);
 CREATE INDEX wide_by_country ON wide (country);
 CREATE INDEX wide_by_seats ON wide (seats);
-ANALYZE;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
 fi
+# The wide table gets an index on email and its planner statistics, as a team
+# would give its own table; onced's tables stay as onced leaves them (it never
+# runs ANALYZE, and with statistics SQLite had hidden a page that walked every profile).
+sqlite3 "$db" > /dev/null <<SQL
+CREATE INDEX IF NOT EXISTS wide_by_email ON wide (email);
+DROP TABLE IF EXISTS sqlite_stat1;
+ANALYZE wide;
+SQL
 
 "$onced" serve --db "$db" --rules "$work/no-rules" --port 18495 --api-key FY12345678:bench-key --log-level warning \
     --query-timeout 600 > "$work/log" 2>&1 &
@@ -99,6 +106,7 @@ run() {
         "$(ms "$count") / $(ms "$library_count") / $(ms "$wide_count")" \
         "$(ratio "$count" "$wide_count") / $(ratio "$library_count" "$wide_count")" "$matches"
 }
+run "equality, 1 profile (email)" '{"property": "email", "op": "eq", "value": "user-77@example.com"}' "email = 'user-77@example.com'"
 run "equality, ~0.1% (cohort)" '{"property": "cohort", "op": "eq", "value": "c-42"}' "cohort = 'c-42'"
 run "date range, ~10% (signup >= 2024)" '{"property": "signup", "op": "gte", "value": "2024-01-01"}' "signup >= 1704067200000000"
 run "list contains, ~9% (tags)" '{"property": "tags", "op": "contains", "value": "t-7"}' \
