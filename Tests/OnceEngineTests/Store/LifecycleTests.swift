@@ -84,10 +84,10 @@ import TestSupport
     }
 
     /// One SQLite batch (one transaction, its requests in order) that writes a
-    /// property, drops it and registers it anew: the names the batch teaches
-    /// the store's cache are the ones left standing, so the next batch writes
-    /// under the new name, not the dropped one. (PostgreSQL spreads a batch
-    /// over writers by profile, in no order across them.)
+    /// property, drops it and registers it anew leaves what the same requests
+    /// one at a time would: the first value gone, the new type, and later
+    /// writes under the new name. (PostgreSQL spreads a batch over writers by
+    /// profile, in no order across them.)
     @Test func aDropInsideABatchLeavesTheCacheTheNewName() async throws {
         let test = try await TestEngine(.sqlite)
         let engine = test.engine
