@@ -1,7 +1,9 @@
 // Cohort query latency through the library, no HTTP: the best of 5 runs of
 // a first page (100 profiles) and of a count, for a filter, on a SQLite file.
 //
-//   query-latency DB FILTER_JSON    prints "PAGE_SECONDS COUNT_SECONDS"
+//   query-latency DB FILTER_JSON [ROUNDS]    prints "PAGE_SECONDS COUNT_SECONDS"
+//
+// ROUNDS (5 unless given) more makes a steady load to profile.
 import Foundation
 import OnceEngine
 
@@ -9,10 +11,11 @@ let arguments = CommandLine.arguments
 let engine = try Engine(sqlitePath: arguments[1])
 let namespace = Namespace(workspace: "FY12345678", version: .live)
 let filter = try JSONParser.parse(arguments[2])
+let rounds = arguments.count > 3 ? Int(arguments[3]) ?? 5 : 5
 
 func best(_ body: () async throws -> Void) async throws -> Double {
     var times: [Double] = []
-    for _ in 0..<5 {
+    for _ in 0..<rounds {
         let started = ContinuousClock.now
         try await body()
         let elapsed = (ContinuousClock.now - started).components

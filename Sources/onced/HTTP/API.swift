@@ -78,7 +78,7 @@ struct API: Sendable {
                                       version: Substring(context.parameters.get("version") ?? ""),
                                       authorization: request.headers[.authorization], body: try await bodyBytes(request))
         let record = try await writes.answer(call).get()
-        return .json(WriteEndpoint.accepted(record), status: .accepted)
+        return .json(WriteEndpoint.accepted(record, allocator: ByteBufferAllocator()), status: .accepted)
     }
 
     /// What the single-op write routes share with ``EventLoopWrites``.
@@ -268,10 +268,16 @@ struct API: Sendable {
 
     /// The key of an `Authorization: Bearer KEY` header; nil for any other.
     static func bearerToken(_ header: String?) -> String? {
-        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        // Bytes, not Characters: this runs for every request, and a scheme is ASCII.
+        guard let header, header.utf8.count > 7,
+              header.utf8.prefix(7).lazy.map(Self.asciiLowercased).elementsEqual("bearer ".utf8) else { return nil }
         // The HTTP parser already trimmed the value's ends; only the gap after "Bearer" is left.
-        let token = String(header.dropFirst(7).drop { $0 == " " || $0 == "\t" })
-        return token.isEmpty ? nil : token
+        let token = header.utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        return token.isEmpty ? nil : String(Substring(token))
+    }
+
+    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
     }
 
     /// A path parameter, percent-decoded (RFC 3986; `+` stays a plus sign).
@@ -282,7 +288,7 @@ struct API: Sendable {
 
     /// ``pathParameter(_:_:)`` of a segment as it came.
     static func pathParameter(_ name: String, raw: Substring) throws -> String {
-        guard let decoded = raw.contains("%") ? raw.removingPercentEncoding : String(raw) else {
+        guard let decoded = raw.utf8.contains(UInt8(ascii: "%")) ? raw.removingPercentEncoding : String(raw) else {
             throw APIError.badRequest("the path's \(name) has a malformed percent-escape or is not UTF-8")
         }
         // No stored text holds U+0000 (see `RequestDecoder.distinctID`), and PostgreSQL cannot be asked for one.

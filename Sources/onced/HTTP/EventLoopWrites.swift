@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -110,7 +111,7 @@ final class EventLoopWrites: ChannelDuplexHandler, RemovableChannelHandler {
             guard shared.admission.enter() else {
                 return refuse(Admission.overloaded, call, startedAt: startedAt, context: context)
             }
-            if let declared = head.headerFields[.contentLength].flatMap(Int.init), declared > shared.maxBodyBytes {
+            if let declared = Self.onlyValue(of: .contentLength, in: head.headerFields).flatMap(Int.init), declared > shared.maxBodyBytes {
                 shared.admission.leave()
                 return refuse(.tooLarge(limit: shared.maxBodyBytes), call, startedAt: startedAt, context: context)
             }
@@ -174,19 +175,24 @@ final class EventLoopWrites: ChannelDuplexHandler, RemovableChannelHandler {
                       context: ChannelHandlerContext) {
         let status: HTTPResponse.Status
         var headers: HTTPFields
-        let body: [UInt8]
+        let body: ByteBuffer
         switch result {
         case .success(let record):
-            (status, headers, body) = (.accepted, [.contentType: "application/json"], WriteEndpoint.accepted(record))
+            status = .accepted
+            headers = HTTPFields()
+            headers.reserveCapacity(4)
+            headers.append(HTTPField(name: .contentType, value: "application/json"))
+            body = WriteEndpoint.accepted(record, allocator: context.channel.allocator)
         case .failure(let error):
             let apiError = APIError.reported(error, to: shared.logger)
-            (status, headers, body) = (apiError.status, apiError.headers, apiError.body)
+            (status, headers, body) = (apiError.status, apiError.headers, context.channel.allocator.buffer(bytes: apiError.body))
         }
-        headers[.contentLength] = String(body.count)
-        headers[.date] = httpDate()
-        headers[.server] = "onced"
+        // Appended, not set: none of them is there yet, and setting one searches the fields first.
+        headers.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
+        headers.append(HTTPField(name: .date, value: httpDate()))
+        headers.append(HTTPField(name: .server, value: "onced"))
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: body))), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         shared.metrics.record(call.op, status: status, failed: status.code >= 400, since: startedAt)
     }
@@ -207,15 +213,29 @@ final class EventLoopWrites: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The call a request head makes, if it is a single-op write in the routes' exact shape:
     /// `POST /v1/{wsid}/{version}/profiles/properties/{op}`, every segment non-empty.
+    /// (Read as bytes: Characters cost a grapheme break check each, for every request.)
     static func call(for head: HTTPRequest) -> WriteEndpoint.Call? {
-        guard head.method == .post, let target = head.path, target.hasPrefix("/v1/") else { return nil }
-        let path = target.prefix { $0 != "?" && $0 != "#" }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard segments.count == 7, segments[4] == "profiles", segments[5] == "properties",
-              !segments[2].isEmpty, !segments[3].isEmpty, let op = opsByPath[segments[6]] else { return nil }
-        return WriteEndpoint.Call(op: op, workspace: segments[2], version: segments[3],
-                                  authorization: head.headerFields[.authorization], body: ByteBuffer())
+        guard head.method == .post, let target = head.path?.utf8 else { return nil }
+        let path = target[..<(target.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? target.endIndex)]
+        let segments = path.split(separator: UInt8(ascii: "/"), maxSplits: 7, omittingEmptySubsequences: false)
+        guard segments.count == 7, segments[0].isEmpty, segments[1].elementsEqual("v1".utf8),
+              segments[4].elementsEqual("profiles".utf8), segments[5].elementsEqual("properties".utf8),
+              !segments[2].isEmpty, !segments[3].isEmpty,
+              let op = opsByPath.first(where: { $0.path.elementsEqual(segments[6]) })?.op else { return nil }
+        return WriteEndpoint.Call(op: op, workspace: Substring(segments[2]), version: Substring(segments[3]),
+                                  authorization: onlyValue(of: .authorization, in: head.headerFields), body: ByteBuffer())
     }
 
-    private static let opsByPath = Dictionary(uniqueKeysWithValues: API.paths.map { (Substring($0.value), $0.key) })
+    private static let opsByPath = API.paths.map { (op: $0.key, path: Array($0.value.utf8)) }
+
+    /// The field's value if the head has it once; nil if not at all or more than once (a
+    /// second key is refused, not joined into the first as `HTTPFields`' subscript does).
+    private static func onlyValue(of name: HTTPField.Name, in fields: HTTPFields) -> String? {
+        var value: String?
+        for field in fields where field.name == name {
+            guard value == nil else { return nil }
+            value = field.value
+        }
+        return value
+    }
 }

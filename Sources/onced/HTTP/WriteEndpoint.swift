@@ -30,11 +30,12 @@ struct WriteEndpoint: Sendable {
         let write: WriteRequest
         do {
             guard let token = API.bearerToken(call.authorization) else { throw APIError.unauthorized }
-            guard let authorized = keys.authorizesNow(token, for: try workspace(call)) else {
+            let workspace = workspace(call)
+            guard let authorized = keys.authorizesNow(token, for: workspace) else {
                 return Task { done(await answer(call)) }.discard()
             }
             guard authorized else { throw APIError.unauthorized }
-            write = try decode(call)
+            write = try decode(call, workspace: workspace)
             prepared = try engine.prepareNow(write)
         } catch {
             return done(.failure(error))
@@ -49,9 +50,10 @@ struct WriteEndpoint: Sendable {
     /// ``answer(_:done:)`` in a task: every step may wait.
     func answer(_ call: Call) async -> Result<RequestRecord, any Error> {
         do {
+            let workspace = workspace(call)
             guard let token = API.bearerToken(call.authorization),
-                  try await keys.authorizes(token, for: try workspace(call)) else { throw APIError.unauthorized }
-            let write = try decode(call)
+                  try await keys.authorizes(token, for: workspace) else { throw APIError.unauthorized }
+            let write = try decode(call, workspace: workspace)
             let prepared = try await engine.prepare(write)
             let record = try await engine.submit(prepared: prepared)
             shadow?.offer(write, live: prepared, id: record.id)
@@ -62,19 +64,24 @@ struct WriteEndpoint: Sendable {
     }
 
     /// The 202's body.
-    static func accepted(_ record: RequestRecord) -> [UInt8] {
-        Array(#"{"request_id":""#.utf8) + Array(record.id.lowercaseString.utf8) + Array(#""}"#.utf8)
+    static func accepted(_ record: RequestRecord, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var body = allocator.buffer(capacity: 56)
+        body.writeString(#"{"request_id":""#)
+        body.writeString(record.id.lowercaseString)
+        body.writeString(#""}"#)
+        return body
     }
 
     /// An id that does not decode names no workspace: the same 401 as a wrong key.
-    private func workspace(_ call: Call) throws -> String {
+    private func workspace(_ call: Call) -> String {
         (try? API.pathParameter("wsid", raw: call.workspace)) ?? ""
     }
 
-    private func decode(_ call: Call) throws -> WriteRequest {
+    /// The call's write; `workspace` is its decoded path parameter.
+    private func decode(_ call: Call, workspace: String) throws -> WriteRequest {
         let namespace: Namespace
         do {
-            namespace = try RequestDecoder.namespace(workspace: try workspace(call), version: try API.pathParameter("version", raw: call.version))
+            namespace = try RequestDecoder.namespace(workspace: workspace, version: try API.pathParameter("version", raw: call.version))
         } catch let error as DecodeError {
             throw APIError.badRequest(error.message)
         }

@@ -193,12 +193,12 @@ import TestSupport
     @Test func sqliteQueriesRunAtNiceTen() async throws {
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(path: directory.path("onced.db"))
-        #expect(try await store.queries.read { _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) } == 10, "the process runs at nice \(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))")
+        #expect(try await store.queries.read { _, _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) } == 10, "the process runs at nice \(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))")
         // libdispatch gives its workers a niceness by QoS (GRDB's readers ran at -2 here).
         let reader = try await store.pool.read { _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
         #expect(reader < 10)
         try await store.close()
-        await #expect(throws: StoreError.self) { try await store.queries.read { _ in 1 } }
+        await #expect(throws: StoreError.self) { try await store.queries.read { _, _ in 1 } }
     }
     #endif
 
@@ -222,8 +222,9 @@ import TestSupport
             _ = try await test.engine.count(try JSONParser.parse(#"{"where": {"property": "name", "op": "in", "value": "x"}}"#),
                                             in: namespace, timeout: .zero)
         }
-        // The store answers the next query as usual.
+        // The store answers the next query as usual, the one interrupted too (its statement is not reused half run).
         #expect(try await test.engine.count(try JSONParser.parse("{}"), in: namespace, timeout: .seconds(30)) == 5000)
+        #expect(try await test.engine.count(try JSONParser.parse(slow), in: namespace, timeout: .seconds(60)) == 0)
         try await test.engine.close()
     }
 }

@@ -15,9 +15,11 @@ import Glibc
 /// requests use, keep theirs.
 final class QueryThread: @unchecked Sendable {
     private let connection: DatabaseQueue
+    /// The connection's prepared statements; touched on this thread only.
+    private let statements = QueryStatements()
     private let condition = NSCondition()
     /// Guarded by `condition`.
-    private var jobs: [(Database) -> Void] = []
+    private var jobs: [(Database, QueryStatements) -> Void] = []
     private var stopped = false
     /// Resumed once the thread has ended and closed its connection.
     private var onStop: CheckedContinuation<Void, Never>?
@@ -32,8 +34,9 @@ final class QueryThread: @unchecked Sendable {
             #endif
             while let job = next() {
                 // `read` runs its body on the calling thread (a synchronous dispatch to GRDB's queue).
-                try? connection.read { db in job(db) }
+                try? connection.read { db in job(db, statements) }
             }
+            statements.removeAll()
             try? connection.close()
             condition.lock()
             let stopping = onStop
@@ -53,20 +56,21 @@ final class QueryThread: @unchecked Sendable {
     #endif
 
     /// The next job, waiting for one; nil once stopped.
-    private func next() -> ((Database) -> Void)? {
+    private func next() -> ((Database, QueryStatements) -> Void)? {
         condition.lock()
         defer { condition.unlock() }
         while jobs.isEmpty && !stopped { condition.wait() }
         return stopped && jobs.isEmpty ? nil : jobs.removeFirst()
     }
 
-    /// `body` in a read transaction on this thread, after the queries queued before it.
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// `body` in a read transaction on this thread, after the queries queued
+    /// before it, with the statements they prepared.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database, QueryStatements) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }
             guard !stopped else { return continuation.resume(throwing: StoreError.closed) }
-            jobs.append { db in continuation.resume(with: Result { try body(db) }) }
+            jobs.append { db, statements in continuation.resume(with: Result { try body(db, statements) }) }
             condition.signal()
         }
     }

@@ -11,17 +11,17 @@ extension SQLiteStore {
     typealias Names = [String: (id: Int64, type: PropertyType)]
 
     public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
-        try await read(namespace, timeout: timeout, checking: { try body.query(in: namespace, types: $0) }) { db, id, names, query in
+        try await read(namespace, timeout: timeout, checking: { try body.query(in: namespace, types: $0) }) { db, statements, id, names, query in
             guard let namespace = id else { return QueryPage(profiles: [], nextCursor: nil) }
             // A range small enough drives the page from its matches; otherwise the page walks the profiles.
             let conjuncts = Self.conjuncts(of: query.filter)
-            let small = try Self.smallestRange(of: conjuncts, under: Self.drivingLimit, names: names, db: db)
+            let small = try Self.smallestRange(of: conjuncts, under: Self.drivingLimit, names: names, statements: statements, db: db)
             var driver: Condition?
             if let small, case .condition(let condition) = conjuncts[small.offset] { driver = condition }
             var filter = SQLiteFilter(names: names, form: .probes(driver: driver))
             let condition = filter.sql(query.filter)
-            let rows = try Row.fetchAll(db, sql: Self.pageSQL(condition, byID: small.map { $0.size <= Self.lookupLimit } ?? false),
-                                        arguments: StatementArguments([namespace, query.after ?? ""] + filter.arguments + [query.fetchLimit]))
+            let page = try statements.statement(Self.pageSQL(condition, byID: small.map { $0.size <= Self.lookupLimit } ?? false), in: db)
+            let rows = try Row.fetchAll(page, arguments: StatementArguments([namespace, query.after ?? ""] + filter.arguments + [query.fetchLimit]))
             var profiles = rows.map { row in
                 Profile(distinctID: row[1], properties: [],
                         createdAt: Date(epochMilliseconds: row[2]), updatedAt: Date(epochMilliseconds: row[3]))
@@ -35,20 +35,20 @@ extension SQLiteStore {
     }
 
     public func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
-        try await read(namespace, timeout: timeout, checking: { try body.countFilter(types: $0) }) { db, id, names, filter in
+        try await read(namespace, timeout: timeout, checking: { try body.countFilter(types: $0) }) { db, statements, id, names, filter in
             guard let namespace = id else { return 0 }
             // A condition every match meets drives the count from its own rows: a name's rows are one per
             // profile of its namespace, so no profile is looked up, and the rest is tested on `v.profile`.
-            if let (driver, rest) = try Self.countDriver(in: filter, names: names, db: db) {
+            if let (driver, rest) = try Self.countDriver(in: filter, names: names, statements: statements, db: db) {
                 var compiled = SQLiteFilter(names: names, subject: "v.profile")
                 guard let rows = compiled.rows(of: driver) else { return 0 }
                 let others = compiled.sql(.and(rest))
-                return try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows) AND \(others))",
+                return try Int.fetchOne(statements.statement("SELECT count(*) FROM (\(rows) AND \(others))", in: db),
                                         arguments: StatementArguments(compiled.arguments)) ?? 0
             }
             var compiled = SQLiteFilter(names: names)
             let condition = compiled.sql(filter)
-            return try Int.fetchOne(db, sql: "SELECT count(*) FROM profiles p WHERE p.namespace = ? AND \(condition)",
+            return try Int.fetchOne(statements.statement("SELECT count(*) FROM profiles p WHERE p.namespace = ? AND \(condition)", in: db),
                                     arguments: StatementArguments([namespace] + compiled.arguments)) ?? 0
         }
     }
@@ -96,11 +96,11 @@ extension SQLiteStore {
     /// ``conjuncts(of:)`` matching the fewest profiles, else the first
     /// condition with rows to read. Nil when there is none (an `or` or `not`
     /// at the top, or only `not_set`).
-    private static func countDriver(in filter: Filter, names: Names,
+    private static func countDriver(in filter: Filter, names: Names, statements: QueryStatements,
                                     db: Database) throws -> (driver: Condition, rest: [Filter])? {
         let conjuncts = conjuncts(of: filter)
         // Alone, a condition needs no sizing.
-        let smallest = conjuncts.count > 1 ? try smallestRange(of: conjuncts, under: nil, names: names, db: db) : nil
+        let smallest = conjuncts.count > 1 ? try smallestRange(of: conjuncts, under: nil, names: names, statements: statements, db: db) : nil
         let hasRows = { (filter: Filter) in if case .condition(let condition) = filter { condition.test != .notSet } else { false } }
         guard let chosen = smallest?.offset ?? conjuncts.firstIndex(where: hasRows),
               case .condition(let driver) = conjuncts[chosen] else { return nil }
@@ -140,7 +140,7 @@ extension SQLiteStore {
     /// Of `conjuncts`, the range condition matching the fewest profiles (its
     /// offset and size) if that is under `limit`: each is sized by a count of
     /// its index range, bounded by `limit` and by the smallest so far.
-    private static func smallestRange(of conjuncts: [Filter], under limit: Int?, names: Names,
+    private static func smallestRange(of conjuncts: [Filter], under limit: Int?, names: Names, statements: QueryStatements,
                                       db: Database) throws -> (offset: Int, size: Int)? {
         var smallest: (offset: Int, size: Int)?
         for (offset, conjunct) in conjuncts.enumerated() {
@@ -148,8 +148,9 @@ extension SQLiteStore {
             var sizing = SQLiteFilter(names: names)
             guard let rows = sizing.rows(of: condition) else { continue }
             let bound = [limit, smallest?.size].compactMap { $0 }.min()
-            let size = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(rows)\(bound.map { " LIMIT \($0)" } ?? ""))",
-                                        arguments: StatementArguments(sizing.arguments)) ?? 0
+            // The bound is an argument (-1: none), so one statement serves every bound.
+            let size = try Int.fetchOne(statements.statement("SELECT count(*) FROM (\(rows) LIMIT ?)", in: db),
+                                        arguments: StatementArguments(sizing.arguments + [bound ?? -1])) ?? 0
             if size < bound ?? .max { smallest = (offset, size) }
         }
         return smallest
@@ -179,9 +180,9 @@ extension SQLiteStore {
     /// however long it waited behind other queries.
     private func read<Checked, T: Sendable>(_ namespace: Namespace, timeout: Duration,
                                             checking check: @escaping @Sendable ([String: PropertyType]) throws -> Checked,
-                                            _ run: @escaping @Sendable (Database, Int64?, Names, Checked) throws -> T) async throws -> T {
+                                            _ run: @escaping @Sendable (Database, QueryStatements, Int64?, Names, Checked) throws -> T) async throws -> T {
         let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout.nanoseconds))
-        return try await queries.read { db in
+        return try await queries.read { db, statements in
             let (id, names) = try Self.names(of: namespace, in: db)
             let checked = try check(names.mapValues(\.type))
             let limit = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
@@ -194,9 +195,12 @@ extension SQLiteStore {
                 limit.deallocate()
             }
             do {
-                return try run(db, id, names, checked)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
-                throw StoreError.queryTimeout
+                return try run(db, statements, id, names, checked)
+            } catch {
+                // A statement whose step failed may not reset cleanly (`sqlite3_reset`): none is kept past a failure.
+                statements.removeAll()
+                if let error = error as? DatabaseError, error.resultCode == .SQLITE_INTERRUPT { throw StoreError.queryTimeout }
+                throw error
             }
         }
     }
