@@ -4,8 +4,9 @@ import GRDB
 import Glibc
 #endif
 
-/// Runs cohort queries (SPEC §8) one at a time on a thread of their own at a
-/// lower CPU priority (nice 10), with a read-only connection of their own.
+/// Runs cohort queries (SPEC §8) one at a time on a read-only connection of
+/// their own: a short one on its caller's thread, a long one on a thread of
+/// their own at a lower CPU priority (nice 10).
 ///
 /// A query never holds the write lock (it reads a WAL snapshot), but a long
 /// count keeps a core busy: on a small machine it took a quarter of the
@@ -13,13 +14,27 @@ import Glibc
 /// query takes what is left. The niceness is set once, on this thread only
 /// (Linux's `setpriority` on a thread id): the pool's readers, which GET
 /// requests use, keep theirs.
+///
+/// Handing a query to the thread and its answer back costs two thread
+/// wake-ups, ~30 µs here: most of a one-profile query. So ``answer(_:)``
+/// first runs a query where it is asked, when no other is running or
+/// waiting, and the query itself gives way (``GiveWay``) once past a short
+/// time there, to run again on the thread.
 final class QueryThread: @unchecked Sendable {
+    /// Where a query's body runs.
+    enum Attempt: Sendable { case caller, thread }
+
+    /// Thrown by a body on its caller's thread to run again on the query thread.
+    struct GiveWay: Error {}
+
     private let connection: DatabaseQueue
-    /// The connection's prepared statements; touched on this thread only.
+    /// The connection's prepared statements; touched by the running query only.
     private let statements = QueryStatements()
     private let condition = NSCondition()
     /// Guarded by `condition`.
     private var jobs: [(Database, QueryStatements) -> Void] = []
+    /// A query is running, on this thread or its caller's.
+    private var busy = false
     private var stopped = false
     /// Resumed once the thread has ended and closed its connection.
     private var onStop: CheckedContinuation<Void, Never>?
@@ -35,6 +50,7 @@ final class QueryThread: @unchecked Sendable {
             while let job = next() {
                 // `read` runs its body on the calling thread (a synchronous dispatch to GRDB's queue).
                 try? connection.read { db in job(db, statements) }
+                finished()
             }
             statements.removeAll()
             try? connection.close()
@@ -55,12 +71,49 @@ final class QueryThread: @unchecked Sendable {
     }
     #endif
 
-    /// The next job, waiting for one; nil once stopped.
+    /// The next job, waiting for one and for a query on a caller's thread to end; nil once stopped.
     private func next() -> ((Database, QueryStatements) -> Void)? {
         condition.lock()
         defer { condition.unlock() }
-        while jobs.isEmpty && !stopped { condition.wait() }
-        return stopped && jobs.isEmpty ? nil : jobs.removeFirst()
+        while busy || (jobs.isEmpty && !stopped) { condition.wait() }
+        guard !jobs.isEmpty else { return nil }
+        busy = true
+        return jobs.removeFirst()
+    }
+
+    /// Ends the running query's turn, waking this thread only if it has something to do.
+    private func finished() {
+        condition.lock()
+        busy = false
+        if !jobs.isEmpty || stopped { condition.signal() }
+        condition.unlock()
+    }
+
+    /// `body` on the caller's thread (`.caller`) when no query is running or
+    /// queued; on this thread (`.thread`) when one is, or when `body` throws
+    /// ``GiveWay``, after the queries queued before it.
+    func answer<T: Sendable>(_ body: @escaping @Sendable (Database, QueryStatements, Attempt) throws -> T) async throws -> T {
+        if takeTurn() {
+            defer { finished() }
+            do {
+                return try readHere { db, statements in try body(db, statements, .caller) }
+            } catch is GiveWay {}
+        }
+        return try await read { db, statements in try body(db, statements, .thread) }
+    }
+
+    /// `body` in a read transaction on the caller's thread (GRDB's synchronous read).
+    private func readHere<T>(_ body: (Database, QueryStatements) throws -> T) throws -> T {
+        try connection.read { db in try body(db, statements) }
+    }
+
+    /// Whether the caller may run a query now: none is running or waiting.
+    private func takeTurn() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !busy && jobs.isEmpty && !stopped else { return false }
+        busy = true
+        return true
     }
 
     /// `body` in a read transaction on this thread, after the queries queued

@@ -3,9 +3,11 @@ import GRDB
 import GRDBSQLite
 
 /// SPEC §8 on SQLite: each query and count is one read transaction on the
-/// ``QueryThread`` (a WAL snapshot, so it never blocks the writer, at a CPU
-/// priority below the writes'), stopped by a progress handler once past its
-/// time limit, which counts from when it was asked (waiting included).
+/// ``QueryThread``'s connection (a WAL snapshot, so it never blocks the
+/// writer): on the caller's thread for its first ``Options/queryTimeOnCaller``,
+/// then, if it has not finished, anew on the query thread, at a CPU priority
+/// below the writes'. A progress handler stops it once past its time limit,
+/// which counts from when it was asked (waiting included).
 extension SQLiteStore {
     /// The registered names of a namespace by name: their ids and types.
     typealias Names = [String: (id: Int64, type: PropertyType)]
@@ -156,37 +158,25 @@ extension SQLiteStore {
         return smallest
     }
 
-    /// The namespace's id (nil when nothing was ever written to it) and its registered names, in one statement.
-    private static func names(of namespace: Namespace, in db: Database) throws -> (Int64?, Names) {
-        let statement = try db.cachedStatement(sql: """
-            SELECT n.id, t.id, t.name, t.type FROM namespaces n LEFT JOIN property_names t ON t.namespace = n.id
-            WHERE n.workspace = ? AND n.version = ?
-            """)
-        var id: Int64?
-        var names: Names = [:]
-        try SQLiteBinder.forEachRow(statement, in: db, { $0.text(namespace.workspace); $0.text(namespace.version.rawValue) }) { row in
-            id = sqlite3_column_int64(row, 0)
-            guard sqlite3_column_type(row, 1) != SQLITE_NULL else { return }
-            names[StoredValue.text(row, 2)] = (sqlite3_column_int64(row, 1), try PropertyType(stored: StoredValue.text(row, 3)))
-        }
-        return (id, names)
-    }
-
     /// `run` in a read transaction, given the namespace's id (nil before its
     /// first write), its names, and what `check` made of the body against
     /// their types. SQLite interrupts `run` once `timeout` has passed (its
-    /// progress handler runs every few thousand VM steps); reading the names
-    /// and checking the body are not interrupted, so a bad body is a 400
-    /// however long it waited behind other queries.
+    /// progress handler runs every few thousand VM steps), or on the caller's
+    /// thread once its time there has passed; reading the names and checking the
+    /// body are not interrupted, so a bad body is a 400 however long it
+    /// waited behind other queries.
     private func read<Checked, T: Sendable>(_ namespace: Namespace, timeout: Duration,
                                             checking check: @escaping @Sendable ([String: PropertyType]) throws -> Checked,
                                             _ run: @escaping @Sendable (Database, QueryStatements, Int64?, Names, Checked) throws -> T) async throws -> T {
         let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout.nanoseconds))
-        return try await queries.read { db, statements in
-            let (id, names) = try Self.names(of: namespace, in: db)
+        let onCaller = UInt64(max(0, queryTimeOnCaller.nanoseconds))
+        let queryNames = self.queryNames
+        return try await queries.answer { db, statements, attempt in
+            let (id, names) = try queryNames.read(namespace, in: db, statements: statements)
             let checked = try check(names.mapValues(\.type))
+            let stop = attempt == .caller ? min(deadline, DispatchTime.now().uptimeNanoseconds &+ onCaller) : deadline
             let limit = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-            limit.initialize(to: deadline)
+            limit.initialize(to: stop)
             sqlite3_progress_handler(db.sqliteConnection, 4096, { context in
                 DispatchTime.now().uptimeNanoseconds > context!.load(as: UInt64.self) ? 1 : 0
             }, limit)
@@ -196,6 +186,11 @@ extension SQLiteStore {
             }
             do {
                 return try run(db, statements, id, names, checked)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && stop < deadline
+                                                      && DispatchTime.now().uptimeNanoseconds < deadline {
+                // Past its time on the caller's thread, not its time limit. The statement stopped
+                // is reset before it is bound again: the query thread runs it anew, as it is.
+                throw QueryThread.GiveWay()
             } catch {
                 // A statement whose step failed may not reset cleanly (`sqlite3_reset`): none is kept past a failure.
                 statements.removeAll()
