@@ -67,8 +67,7 @@ import TestSupport
         }
         while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
         let second = Task { try await store.queries.answer { _, _, attempt in (attempt, Self.niceness()) } }
-        // The second is queued (or about to be): let the first end either way.
-        try await Task.sleep(for: .milliseconds(20))
+        while store.queries.waiting == 0 { try await Task.sleep(for: .milliseconds(1)) }
         release.signal()
         #expect(try await first.value == 1)
         let (attempt, niceness) = try await second.value

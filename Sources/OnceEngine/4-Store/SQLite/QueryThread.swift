@@ -107,16 +107,24 @@ final class QueryThread: @unchecked Sendable {
     /// time, a sixth of a one-profile query.
     private func inSnapshot<T>(_ body: (Database, QueryStatements) throws -> T) throws -> T {
         try connection.inDatabase { db in
-            try SQLiteBinder.run(db.cachedStatement(sql: "BEGIN DEFERRED"), in: db) { _ in }
+            func execute(_ sql: String) throws { try SQLiteBinder.run(db.cachedStatement(sql: sql), in: db) { _ in } }
+            try execute("BEGIN DEFERRED")
             do {
                 let result = try body(db, statements)
-                try SQLiteBinder.run(db.cachedStatement(sql: "COMMIT"), in: db) { _ in }
+                try execute("COMMIT")
                 return result
             } catch {
-                if db.isInsideTransaction { try? SQLiteBinder.run(db.cachedStatement(sql: "ROLLBACK"), in: db) { _ in } }
+                if db.isInsideTransaction { try? execute("ROLLBACK") }
                 throw error
             }
         }
+    }
+
+    /// Queries waiting for this thread.
+    var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count
     }
 
     /// Whether the caller may run a query now: none is running or waiting.
