@@ -40,7 +40,7 @@ public final class SQLiteStore: ProfileStore {
         public var pageCacheMiB = 64
         /// How long a cohort query runs on its caller's thread before it starts
         /// again on the query thread (SPEC §8). The hand-off to that thread and
-        /// back was most of a one-profile query's time (0.06 of its 0.08 ms);
+        /// back was half of a one-profile query's time (~0.03 of its 0.06–0.08 ms);
         /// this much, wasted by a long query that starts again, is a few percent of it.
         public var queryTimeOnCaller: Duration = .microseconds(250)
         /// Told each step of a migration of the file's schema (a line for a person to read).
