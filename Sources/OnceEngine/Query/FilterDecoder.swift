@@ -29,7 +29,7 @@ public struct FilterDecoder {
     private mutating func filter(_ json: JSON, depth: Int) throws(DecodeError) -> Filter {
         guard case .object(let object) = json else { throw DecodeError("a filter must be an object, not \(json.kindName)") }
         if object.members.isEmpty { return .everything }
-        if object.keys.contains("property") { return try condition(object) }
+        if object["property"] != nil { return try condition(object) }
         guard object.members.count == 1, let member = object.members.first else {
             throw DecodeError("a filter is {\"and\": [...]}, {\"or\": [...]}, {\"not\": filter} or a condition with \"property\" and \"op\"")
         }
@@ -50,7 +50,7 @@ public struct FilterDecoder {
     private mutating func condition(_ object: JSONObject) throws(DecodeError) -> Filter {
         conditions += 1
         guard conditions <= Self.maxConditions else { throw DecodeError("a filter holds at most \(Self.maxConditions) conditions") }
-        if let key = object.keys.first(where: { !["property", "op", "value"].contains($0) }) {
+        if let key = object.members.first(where: { $0.key != "property" && $0.key != "op" && $0.key != "value" })?.key {
             throw DecodeError("unknown condition key \"\(key.prefix(64))\"")
         }
         guard let property = object["property"]?.stringValue else { throw DecodeError("a condition's property must be a string") }
@@ -68,7 +68,7 @@ public struct FilterDecoder {
             return .constant(op == .notSet)
         }
         let problem = { (what: String) in DecodeError("condition on \(property) (a \(type.rawValue) property): \(what)") }
-        guard op.types.contains(type) else { throw problem("\(op.rawValue) does not apply to \(type.rawValue) properties") }
+        guard op.applies(to: type) else { throw problem("\(op.rawValue) does not apply to \(type.rawValue) properties") }
         let test: Test
         switch op {
         case .eq: test = .equals(try operand(value!, of: type, problem))
@@ -134,15 +134,15 @@ enum QueryOp: String, CaseIterable {
     case eq, ne, lt, lte, gt, gte, `in`, contains
     case startsWith = "starts_with", withinDays = "within_days", isSet = "is_set", notSet = "not_set"
 
-    var types: Set<PropertyType> {
+    /// Asked for every condition of every query: a switch, where a `Set` of types was built each time.
+    func applies(to type: PropertyType) -> Bool {
         switch self {
-        case .eq, .ne: [.string, .number, .boolean, .date]
-        case .lt, .lte, .gt, .gte: [.number, .date, .string]
-        case .in: [.string, .number, .date]
-        case .contains: [.list, .string]
-        case .startsWith: [.string]
-        case .withinDays: [.date]
-        case .isSet, .notSet: Set(PropertyType.allCases)
+        case .eq, .ne: type != .list
+        case .lt, .lte, .gt, .gte, .in: type == .number || type == .date || type == .string
+        case .contains: type == .list || type == .string
+        case .startsWith: type == .string
+        case .withinDays: type == .date
+        case .isSet, .notSet: true
         }
     }
 

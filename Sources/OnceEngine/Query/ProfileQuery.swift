@@ -25,12 +25,14 @@ public struct ProfileQuery: Sendable {
 
     public static let defaultLimit = 100
     public static let maxLimit = 1000
+    /// The members a query body may have.
+    private static let keys: Set<String> = ["where", "limit", "cursor", "properties"]
 
     /// The query a `POST …/profiles/query` body asks for: `where`, `limit`,
     /// `cursor` and `properties`, each checked (``FilterDecoder`` for `where`).
     public static func decode(_ body: JSON, in namespace: Namespace, types: [String: PropertyType], now: Date) throws(DecodeError) -> ProfileQuery {
         guard case .object(let object) = body else { throw DecodeError("the body must be a JSON object") }
-        if let key = object.keys.first(where: { !["where", "limit", "cursor", "properties"].contains($0) }) {
+        if let key = object.members.first(where: { !Self.keys.contains($0.key) })?.key {
             throw DecodeError("unknown key \"\(key.prefix(64))\"; a query takes where, limit, cursor and properties")
         }
         var decoder = FilterDecoder(types: types, now: now.epochMicroseconds)
@@ -66,7 +68,7 @@ public struct ProfileQuery: Sendable {
     /// The filter of a `POST …/profiles/count` body: `{"where": FILTER}`.
     public static func decodeCount(_ body: JSON, types: [String: PropertyType], now: Date) throws(DecodeError) -> Filter {
         guard case .object(let object) = body else { throw DecodeError("the body must be a JSON object") }
-        if let key = object.keys.first(where: { $0 != "where" }) {
+        if let key = object.members.first(where: { $0.key != "where" })?.key {
             throw DecodeError("unknown key \"\(key.prefix(64))\"; a count takes where")
         }
         var decoder = FilterDecoder(types: types, now: now.epochMicroseconds)

@@ -12,8 +12,35 @@ import Synchronization
 /// so those three numbers, read in the query's own transaction by one short
 /// statement, say whether what was read before still holds, in any process.
 final class QueryNames: Sendable {
-    /// A namespace's id (nil before its first write) and its names by name.
-    typealias Read = (id: Int64?, names: SQLiteStore.Names)
+    /// A namespace's id (nil before its first write), its names by name, and
+    /// what queries derive from them, derived once while the names hold.
+    struct Read: Sendable {
+        let id: Int64?
+        let names: SQLiteStore.Names
+        /// Each name's type, as a query body is checked against them.
+        let types: [String: PropertyType]
+        let ranked: Ranked
+
+        init(id: Int64?, names: SQLiteStore.Names) {
+            self.id = id
+            self.names = names
+            types = names.mapValues(\.type)
+            ranked = Ranked(names)
+        }
+    }
+
+    /// Names in byte order, and each one's place there by its id: sorted
+    /// once while the names hold, not for every page.
+    struct Ranked: Sendable {
+        let names: [(name: String, type: PropertyType)]
+        let rankByID: [Int64: Int]
+
+        init(_ names: SQLiteStore.Names) {
+            let sorted = names.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            self.names = sorted.map { ($0.key, $0.value.type) }
+            rankByID = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($0.element.value.id, $0.offset) })
+        }
+    }
 
     /// The newest namespace id, the newest name id and the drop count.
     struct Version: Equatable {
@@ -73,6 +100,6 @@ final class QueryNames: Sendable {
             guard sqlite3_column_type(row, 1) != SQLITE_NULL else { return }
             names[StoredValue.text(row, 2)] = (sqlite3_column_int64(row, 1), try PropertyType(stored: StoredValue.text(row, 3)))
         }
-        return (id, names)
+        return Read(id: id, names: names)
     }
 }

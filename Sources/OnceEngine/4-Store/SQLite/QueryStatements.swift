@@ -1,7 +1,7 @@
 import GRDB
 
-/// The query connection's prepared statements, by SQL, at most `capacity`
-/// of them, the least recently used one giving way.
+/// The query connection's prepared statements, by SQL (``SQLText``), at
+/// most `capacity` of them, the least recently used one giving way.
 ///
 /// A query's statements depend on its filter's shape only (values are bound),
 /// so a dashboard asking the same questions prepares each once: preparing was
@@ -10,7 +10,7 @@ import GRDB
 /// shapes. Used on the query thread only.
 final class QueryStatements {
     private let capacity: Int
-    private var statements: [String: (statement: Statement, used: Int)] = [:]
+    private var statements: [SQLText: (statement: Statement, used: Int)] = [:]
     private var uses = 0
 
     init(capacity: Int = 64) {
@@ -18,7 +18,7 @@ final class QueryStatements {
     }
 
     /// `sql` prepared on `db`, the one prepared before if it is still here.
-    func statement(_ sql: String, in db: Database) throws -> Statement {
+    func statement(_ sql: SQLText, in db: Database) throws -> Statement {
         uses += 1
         if let kept = statements[sql] {
             statements[sql]!.used = uses
@@ -27,7 +27,7 @@ final class QueryStatements {
         if statements.count >= capacity, let oldest = statements.min(by: { $0.value.used < $1.value.used }) {
             statements[oldest.key] = nil
         }
-        let statement = try db.makeStatement(sql: sql)
+        let statement = try db.makeStatement(sql: sql.text)
         statements[sql] = (statement, uses)
         return statement
     }

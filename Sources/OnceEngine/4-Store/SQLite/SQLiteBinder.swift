@@ -75,6 +75,19 @@ struct SQLiteBinder {
         if case .date(let date) = value { text(date.text) } else { null() }
     }
 
+    /// Binds one of a compiled filter's arguments (``SQLiteFilter/arguments``).
+    mutating func argument(_ argument: (any DatabaseValueConvertible)?) {
+        switch argument?.databaseValue.storage ?? .null {
+        case .null: null()
+        case .int64(let value): integer(value)
+        case .double(let value): real(value)
+        case .string(let value): text(value)
+        case .blob(let data):
+            index += 1
+            data.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+        }
+    }
+
     /// Binds 16 bytes (a request id, for provenance).
     mutating func blob(_ uuid: UUID) {
         index += 1
@@ -109,18 +122,24 @@ struct SQLiteBinder {
         return values
     }
 
-    /// Binds `statement` with `bind`, steps it to completion, and hands `row` the
-    /// statement at each row, to read with `sqlite3_column_*`.
-    static func forEachRow(_ statement: Statement, in db: Database, _ bind: (inout SQLiteBinder) -> Void,
+    /// Binds `statement` with `bind`, steps it to completion (or through its
+    /// first `limit` rows), and hands `row` the statement at each row, to read
+    /// with `sqlite3_column_*`.
+    static func forEachRow(_ statement: Statement, in db: Database, limit: Int = .max, _ bind: (inout SQLiteBinder) -> Void,
                            _ row: (OpaquePointer) throws -> Void) throws {
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         defer { sqlite3_reset(handle) }
         var binder = SQLiteBinder(handle)
         bind(&binder)
-        while true {
+        var rows = 0
+        while rows < limit {
             let code = sqlite3_step(handle)
-            if code == SQLITE_ROW { try row(handle); continue }
+            if code == SQLITE_ROW {
+                rows += 1
+                try row(handle)
+                continue
+            }
             guard code == SQLITE_DONE else { throw error(code, statement, db) }
             return
         }

@@ -20,6 +20,9 @@ struct SQLiteFilter {
         /// condition every match must meet, as membership: a page is driven
         /// from its matches, or walks the profiles in order when no condition is small.
         case probes(driver: Condition?)
+        /// Every condition as a probe, except `driver`, whose rows the
+        /// statement joins the profiles to: every profile it sees meets it.
+        case joined(driver: Condition)
     }
 
     /// The namespace's registered names: id and type.
@@ -28,53 +31,78 @@ struct SQLiteFilter {
     /// The column naming the profile that membership is tested for: `p.id`,
     /// or `v.profile` when a count is driven by one condition's own rows
     /// (each subquery's `v` is its own, so the outer `v` is only seen here).
-    let subject: String
+    let subject: StaticString
     private(set) var arguments: [(any DatabaseValueConvertible)?] = []
 
-    init(names: [String: (id: Int64, type: PropertyType)], form: Form = .membership, subject: String = "p.id") {
+    init(names: [String: (id: Int64, type: PropertyType)], form: Form = .membership, subject: StaticString = "p.id") {
         self.names = names
         self.form = form
         self.subject = subject
     }
 
-    /// The SQL of `filter`, its arguments appended to ``arguments``.
-    mutating func sql(_ filter: Filter) -> String {
+    /// Appends the SQL of `filter` to `sql`, its arguments to ``arguments``.
+    mutating func sql(_ filter: Filter, into sql: inout SQLText) {
         switch filter {
-        case .and(let filters): filters.isEmpty ? "1" : "(" + filters.map { sql($0) }.joined(separator: " AND ") + ")"
-        case .or(let filters): filters.isEmpty ? "0" : "(" + filters.map { sql($0) }.joined(separator: " OR ") + ")"
-        case .not(let filter): "NOT " + sql(filter)
-        case .constant(let result): result ? "1" : "0"
-        case .condition(let condition): sql(condition)
+        case .and(let filters): join(filters, " AND ", orIfNone: "1", into: &sql)
+        case .or(let filters): join(filters, " OR ", orIfNone: "0", into: &sql)
+        case .not(let filter):
+            sql.append("NOT ")
+            self.sql(filter, into: &sql)
+        case .constant(let result): sql.append(result ? "1" : "0")
+        case .condition(let condition): self.sql(condition, into: &sql)
         }
     }
 
-    private mutating func sql(_ condition: Condition) -> String {
+    private mutating func join(_ filters: [Filter], _ separator: StaticString, orIfNone none: StaticString, into sql: inout SQLText) {
+        guard !filters.isEmpty else { return sql.append(none) }
+        sql.append("(")
+        for (offset, filter) in filters.enumerated() {
+            if offset > 0 { sql.append(separator) }
+            self.sql(filter, into: &sql)
+        }
+        sql.append(")")
+    }
+
+    private mutating func sql(_ condition: Condition, into sql: inout SQLText) {
         // Dropped (and perhaps registered anew as another type) since the filter was checked.
         guard let name = names[condition.property], name.type == condition.type else {
-            return condition.test == .notSet ? "1" : "0"
+            return sql.append(condition.test == .notSet ? "1" : "0")
         }
+        if case .joined(let driver) = form, driver == condition { return sql.append("1") }
         arguments.append(name.id)
         let membership = switch form {
         case .membership: true
         case .probes(let driver): driver == condition
+        case .joined: false
         }
-        let rows = membership ? "SELECT v.profile FROM properties v WHERE v.name = ?" : "SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ?"
-        let test = condition.test == .isSet || condition.test == .notSet ? "" : " AND \(predicate(condition.test))"
-        switch (membership, condition.test == .notSet) {
-        case (true, false): return "\(subject) IN (\(rows)\(test))"
-        case (true, true): return "\(subject) NOT IN (\(rows))"
-        case (false, false): return "EXISTS (\(rows)\(test))"
-        case (false, true): return "NOT EXISTS (\(rows))"
+        let notSet = condition.test == .notSet
+        if membership { sql.append(subject) }
+        switch (membership, notSet) {
+        case (true, false): sql.append(" IN (SELECT v.profile FROM properties v WHERE v.name = ?")
+        case (true, true): sql.append(" NOT IN (SELECT v.profile FROM properties v WHERE v.name = ?")
+        case (false, false): sql.append("EXISTS (SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ?")
+        case (false, true): sql.append("NOT EXISTS (SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ?")
         }
+        if !notSet && condition.test != .isSet {
+            sql.append(" AND ")
+            predicate(condition.test, into: &sql)
+        }
+        sql.append(")")
     }
 
     /// The rows of `condition` alone, as `SELECT 1 FROM properties v …` (an
-    /// index range for the tests ``ranges(_:)`` allows), to size it up or to drive a count.
-    mutating func rows(of condition: Condition) -> String? {
+    /// index range for the tests ``ranges(_:)`` allows), to size it up or to
+    /// drive a count; with `profiles`, `SELECT v.profile …`, to join a page to.
+    mutating func rows(of condition: Condition, profiles: Bool = false) -> SQLText? {
         guard let name = names[condition.property], name.type == condition.type else { return nil }
         precondition(condition.test != .notSet, "not_set has no rows of its own")
         arguments.append(name.id)
-        return "SELECT 1 FROM properties v WHERE v.name = ?" + (condition.test == .isSet ? "" : " AND \(predicate(condition.test))")
+        var sql: SQLText = profiles ? "SELECT v.profile FROM properties v WHERE v.name = ?" : "SELECT 1 FROM properties v WHERE v.name = ?"
+        if condition.test != .isSet {
+            sql.append(" AND ")
+            predicate(condition.test, into: &sql)
+        }
+        return sql
     }
 
     /// Whether the test is a range of `properties_by_value`, so its size can be bounded cheaply.
@@ -85,46 +113,47 @@ struct SQLiteFilter {
         }
     }
 
-    /// The test on `v.value`.
-    private mutating func predicate(_ test: Test) -> String {
+    /// Appends the test on `v.value`.
+    private mutating func predicate(_ test: Test, into sql: inout SQLText) {
         switch test {
-        case .equals(let operand): return bind(operand, "v.value = ?")
-        case .differs(let operand): return bind(operand, "v.value <> ?")
-        case .below(let operand, let orEqual): return bind(operand, orEqual ? "v.value <= ?" : "v.value < ?")
-        case .above(let operand, let orEqual): return bind(operand, orEqual ? "v.value >= ?" : "v.value > ?")
+        case .equals(let operand): bind(operand, "v.value = ?", into: &sql)
+        case .differs(let operand): bind(operand, "v.value <> ?", into: &sql)
+        case .below(let operand, let orEqual): bind(operand, orEqual ? "v.value <= ?" : "v.value < ?", into: &sql)
+        case .above(let operand, let orEqual): bind(operand, orEqual ? "v.value >= ?" : "v.value > ?", into: &sql)
         case .oneOf(let operands):
             arguments.append(JSON.array(operands.map(Self.storedJSON)).text)
-            return "v.value IN (SELECT value FROM json_each(?))"
+            sql.append("v.value IN (SELECT value FROM json_each(?))")
         case .holds(let element):
             switch element {
             case .date(let date):
                 arguments.append(date.instant)
-                return "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND onced_instant(e.value) = ?)"
+                sql.append("EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND onced_instant(e.value) = ?)")
             case .string(let string):
                 // A list holding the string spells it `"string"` in its JSON text: `instr` rules out most
                 // lists before json_each parses any (a 9 % count: 567 → 128 ms in SQL). Only for text
                 // that JSON writers never escape, so that spelling is certain; json_each still decides.
-                let spelled = Self.unescapedJSONString(string)
-                if let spelled { arguments.append(spelled) }
+                if let spelled = Self.unescapedJSONString(string) {
+                    arguments.append(spelled)
+                    sql.append("instr(v.value, ?) > 0 AND ")
+                }
                 arguments.append(string)
-                return (spelled == nil ? "" : "instr(v.value, ?) > 0 AND ")
-                    + "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND e.value = ?)"
+                sql.append("EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND e.value = ?)")
             default:
-                return bind(element, "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type IN ('integer', 'real') AND e.value = ?)")
+                bind(element, "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type IN ('integer', 'real') AND e.value = ?)", into: &sql)
             }
         case .substring(let part):
             arguments.append(part)
-            return "instr(v.value, ?) > 0"
+            sql.append("instr(v.value, ?) > 0")
         case .prefix(let start):
-            guard !start.isEmpty else { return "1" }
+            guard !start.isEmpty else { return sql.append("1") }
             arguments.append(start)
-            guard let end = PrefixBound.firstAfter(start) else { return "v.value >= ?" }
+            guard let end = PrefixBound.firstAfter(start) else { return sql.append("v.value >= ?") }
             arguments.append(end)
-            return "v.value >= ? AND v.value < ?"
+            sql.append("v.value >= ? AND v.value < ?")
         case .between(let low, let high):
             arguments.append(low)
             arguments.append(high)
-            return "v.value BETWEEN ? AND ?"
+            sql.append("v.value BETWEEN ? AND ?")
         case .isSet, .notSet:
             preconditionFailure("handled by the condition")
         }
@@ -137,9 +166,9 @@ struct SQLiteFilter {
         return plain ? "\"\(string)\"" : nil
     }
 
-    private mutating func bind(_ operand: PropertyValue, _ sql: String) -> String {
+    private mutating func bind(_ operand: PropertyValue, _ test: StaticString, into sql: inout SQLText) {
         arguments.append(Self.stored(operand))
-        return sql
+        sql.append(test)
     }
 
     /// An operand in the form `value` holds it (``StoredValue``).
