@@ -75,16 +75,20 @@ struct SQLiteBinder {
         if case .date(let date) = value { text(date.text) } else { null() }
     }
 
-    /// Binds one of a compiled filter's arguments (``SQLiteFilter/arguments``).
-    mutating func argument(_ argument: (any DatabaseValueConvertible)?) {
-        switch argument?.databaseValue.storage ?? .null {
-        case .null: null()
-        case .int64(let value): integer(value)
-        case .double(let value): real(value)
-        case .string(let value): text(value)
-        case .blob(let data):
-            index += 1
-            data.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+    /// An operand of a compiled filter (``SQLiteFilter/arguments``), in the
+    /// form SQLite binds it: GRDB's `DatabaseValueConvertible` existentials
+    /// were copied and converted to a `DatabaseValue` at every bind.
+    enum Argument {
+        case integer(Int64)
+        case real(Double)
+        case text(String)
+    }
+
+    mutating func argument(_ argument: Argument) {
+        switch argument {
+        case .integer(let value): integer(value)
+        case .real(let value): real(value)
+        case .text(let value): text(value)
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A ``Filter`` as an SQL condition on `profiles p`, its operands bound as
 /// arguments, never spliced into the text.
@@ -32,7 +31,7 @@ struct SQLiteFilter {
     /// or `v.profile` when a count is driven by one condition's own rows
     /// (each subquery's `v` is its own, so the outer `v` is only seen here).
     let subject: StaticString
-    private(set) var arguments: [(any DatabaseValueConvertible)?] = []
+    private(set) var arguments: [SQLiteBinder.Argument] = []
 
     init(names: [String: (id: Int64, type: PropertyType)], form: Form = .membership, subject: StaticString = "p.id") {
         self.names = names
@@ -69,7 +68,7 @@ struct SQLiteFilter {
             return sql.append(condition.test == .notSet ? "1" : "0")
         }
         if case .joined(let driver) = form, driver == condition { return sql.append("1") }
-        arguments.append(name.id)
+        arguments.append(.integer(name.id))
         let membership = switch form {
         case .membership: true
         case .probes(let driver): driver == condition
@@ -96,7 +95,7 @@ struct SQLiteFilter {
     mutating func rows(of condition: Condition, profiles: Bool = false) -> SQLText? {
         guard let name = names[condition.property], name.type == condition.type else { return nil }
         precondition(condition.test != .notSet, "not_set has no rows of its own")
-        arguments.append(name.id)
+        arguments.append(.integer(name.id))
         var sql: SQLText = profiles ? "SELECT v.profile FROM properties v WHERE v.name = ?" : "SELECT 1 FROM properties v WHERE v.name = ?"
         if condition.test != .isSet {
             sql.append(" AND ")
@@ -121,38 +120,38 @@ struct SQLiteFilter {
         case .below(let operand, let orEqual): bind(operand, orEqual ? "v.value <= ?" : "v.value < ?", into: &sql)
         case .above(let operand, let orEqual): bind(operand, orEqual ? "v.value >= ?" : "v.value > ?", into: &sql)
         case .oneOf(let operands):
-            arguments.append(JSON.array(operands.map(Self.storedJSON)).text)
+            arguments.append(.text(JSON.array(operands.map(Self.storedJSON)).text))
             sql.append("v.value IN (SELECT value FROM json_each(?))")
         case .holds(let element):
             switch element {
             case .date(let date):
-                arguments.append(date.instant)
+                arguments.append(.integer(date.instant))
                 sql.append("EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND onced_instant(e.value) = ?)")
             case .string(let string):
                 // A list holding the string spells it `"string"` in its JSON text: `instr` rules out most
                 // lists before json_each parses any (a 9 % count: 567 → 128 ms in SQL). Only for text
                 // that JSON writers never escape, so that spelling is certain; json_each still decides.
                 if let spelled = Self.unescapedJSONString(string) {
-                    arguments.append(spelled)
+                    arguments.append(.text(spelled))
                     sql.append("instr(v.value, ?) > 0 AND ")
                 }
-                arguments.append(string)
+                arguments.append(.text(string))
                 sql.append("EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type = 'text' AND e.value = ?)")
             default:
                 bind(element, "EXISTS (SELECT 1 FROM json_each(v.value) e WHERE e.type IN ('integer', 'real') AND e.value = ?)", into: &sql)
             }
         case .substring(let part):
-            arguments.append(part)
+            arguments.append(.text(part))
             sql.append("instr(v.value, ?) > 0")
         case .prefix(let start):
             guard !start.isEmpty else { return sql.append("1") }
-            arguments.append(start)
+            arguments.append(.text(start))
             guard let end = PrefixBound.firstAfter(start) else { return sql.append("v.value >= ?") }
-            arguments.append(end)
+            arguments.append(.text(end))
             sql.append("v.value >= ? AND v.value < ?")
         case .between(let low, let high):
-            arguments.append(low)
-            arguments.append(high)
+            arguments.append(.integer(low))
+            arguments.append(.integer(high))
             sql.append("v.value BETWEEN ? AND ?")
         case .isSet, .notSet:
             preconditionFailure("handled by the condition")
@@ -172,14 +171,14 @@ struct SQLiteFilter {
     }
 
     /// An operand in the form `value` holds it (``StoredValue``).
-    static func stored(_ operand: PropertyValue) -> (any DatabaseValueConvertible)? {
+    static func stored(_ operand: PropertyValue) -> SQLiteBinder.Argument {
         switch operand {
-        case .string(let string): string
-        case .integer(let integer): integer
-        case .decimal(let double): double
-        case .boolean(let bool): bool ? 1 : 0
-        case .date(let date): date.instant
-        case .list(let elements): JSON.array(elements.map(\.json)).text
+        case .string(let string): .text(string)
+        case .integer(let integer): .integer(integer)
+        case .decimal(let double): .real(double)
+        case .boolean(let bool): .integer(bool ? 1 : 0)
+        case .date(let date): .integer(date.instant)
+        case .list(let elements): .text(JSON.array(elements.map(\.json)).text)
         }
     }
 

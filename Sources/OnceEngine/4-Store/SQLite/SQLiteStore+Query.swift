@@ -76,7 +76,7 @@ extension SQLiteStore {
             var compiled = SQLiteFilter(names: names)
             var sql: SQLText = "SELECT count(*) FROM profiles p WHERE p.namespace = ? AND "
             compiled.sql(filter, into: &sql)
-            return try Self.count(statements.statement(sql, in: db), arguments: [namespace] + compiled.arguments, db: db)
+            return try Self.count(statements.statement(sql, in: db), arguments: [.integer(namespace)] + compiled.arguments, db: db)
         }
     }
 
@@ -162,8 +162,8 @@ extension SQLiteStore {
     }
 
     /// The one integer `statement` answers, bound to `arguments` through the C
-    /// API (``SQLiteBinder``), not GRDB's `StatementArguments`.
-    private static func count(_ statement: Statement, arguments: [(any DatabaseValueConvertible)?], db: Database) throws -> Int {
+    /// API (``SQLiteBinder``), not GRDB's `StatementArguments`, which boxed each.
+    private static func count(_ statement: Statement, arguments: [SQLiteBinder.Argument], db: Database) throws -> Int {
         try Int(SQLiteBinder.integer(statement, in: db) { binder in arguments.forEach { binder.argument($0) } } ?? 0)
     }
 
@@ -187,7 +187,7 @@ extension SQLiteStore {
             sql.append(" LIMIT ?)")
             let bound = [limit, smallest?.size].compactMap { $0 }.min()
             // The bound is an argument (-1: none), so one statement serves every bound.
-            let size = try count(statements.statement(sql, in: db), arguments: sizing.arguments + [bound ?? -1], db: db)
+            let size = try count(statements.statement(sql, in: db), arguments: sizing.arguments + [.integer(Int64(bound ?? -1))], db: db)
             if size < bound ?? .max { smallest = (offset, size) }
         }
         return smallest
