@@ -157,7 +157,7 @@ import TestSupport
     /// otherwise it walks `profiles_by_distinct_id` in order. (SQLite chose the
     /// walk for both before the statement kept it from that index: a page of
     /// one match then read every profile of the namespace.) Driven, it opens
-    /// no temporary B-tree: one cost a one-profile page more than its lookups.
+    /// no temporary B-tree: the two it opened doubled a one-profile page's time in SQLite.
     @Test func aSmallConditionDrivesItsPageByID() async throws {
         let test = try await TestEngine(.sqlite)
         for id in ["a", "b", "c"] { try await test.submit(#"{"$set": {"plan": "pro"}}"#, distinctID: id) }
