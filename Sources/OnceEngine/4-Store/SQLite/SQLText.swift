@@ -4,8 +4,9 @@
 /// operands bound (``SQLiteFilter``), so the sequence names the text: the
 /// literals' addresses key its prepared statement (``QueryStatements``), and
 /// the text itself is joined only when a statement is first prepared.
-/// Joining a one-profile page's text and hashing it to find its statements
-/// cost more than SQLite's work on them.
+/// Building and hashing the text was ~1 µs of a one-profile page's ~31
+/// (interleaved builds), and it grows with the filter: 64 conditions spell
+/// kilobytes.
 ///
 /// Two sequences of the same text from different literals are two keys, each
 /// with its own statement: harmless, since each literal always spells the same.
