@@ -50,6 +50,17 @@ public enum PropertyValue: Sendable, Hashable {
         }
     }
 
+    /// `$add` as SQLite's arithmetic does it, for every store: integers stay
+    /// integers unless they overflow; anything with a decimal is a decimal.
+    static func sum(_ current: PropertyValue?, _ number: PropertyValue) -> PropertyValue {
+        switch (current, number) {
+        case (nil, _): number
+        case (.integer(let a)?, .integer(let b)):
+            a.addingReportingOverflow(b).overflow ? .decimal(Double(a) + Double(b)) : .integer(a + b)
+        default: .decimal((current?.numericValue ?? 0) + (number.numericValue ?? 0))
+        }
+    }
+
     var numericValue: Double? {
         switch self {
         case .integer(let integer): Double(integer)

@@ -96,6 +96,34 @@ import TestSupport
         }
     }
 
+    /// The last release of storage v2: the same answers, provenance included,
+    /// with every value moved into its profile's row; and then the values
+    /// still answer queries, take writes of every kind, and go with an erasure.
+    @Test func theLastReleaseOfStorageV2ReadsBackTheSameWithItsValuesInline() async throws {
+        let (daemon, fixture) = try await Self.daemon(on: "storage-v5")
+        try await Self.expectTheSameAnswers(from: daemon, as: fixture)
+        let base = "/v1/\(Daemon.workspace)/live"
+        func query(_ filter: String) async throws -> [String] {
+            let answer = try await daemon.post("\(base)/profiles/query", #"{"where": \#(filter)}"#, key: fixture.key)
+            guard case .array(let profiles)? = answer.json?["profiles"] else { throw TestSetupError("no profiles: \(answer.body)") }
+            return profiles.compactMap { $0.objectValue?["distinct_id"]?.stringValue }
+        }
+        #expect(try await query(#"{"property": "plan", "op": "eq", "value": "pro"}"#) == ["ada@example.com"])
+        #expect(try await query(#"{"property": "tags", "op": "contains", "value": "a"}"#) == ["ada@example.com"])
+        #expect(try await query(#"{"and": [{"property": "plan", "op": "is_set"}, {"property": "seats", "op": "gt", "value": 100}]}"#)
+                == ["ada@example.com"])
+
+        let write = try await daemon.post("\(base)/profiles/properties/set", #"{"$set": {"plan": "team"}, "distinct_id": "ada@example.com"}"#,
+                                          key: fixture.key)
+        #expect(write.status == 202, "\(write.body)")
+        #expect(try await query(#"{"property": "plan", "op": "eq", "value": "pro"}"#) == [])
+        #expect(try await query(#"{"property": "plan", "op": "eq", "value": "team"}"#) == ["ada@example.com"])
+        let erased = try await daemon.request("DELETE", "\(base)/profiles/ada%40example.com", key: fixture.key)
+        #expect(erased.status == 202, "\(erased.body)")
+        #expect(try await query(#"{"property": "plan", "op": "is_set"}"#).contains("ada@example.com") == false)
+        #expect(try await query(#"{"property": "tags", "op": "contains", "value": "a"}"#) == [])
+    }
+
     /// A PostgreSQL database of the last release before PostgreSQL migration 4:
     /// the same answers, and a drop of a property it wrote hides the old values
     /// at once, lets the name register anew, and has its rows deleted later.

@@ -162,8 +162,8 @@ import TestSupport
         let test = try await TestEngine(.sqlite)
         for id in ["a", "b", "c"] { try await test.submit(#"{"$set": {"plan": "pro"}}"#, distinctID: id) }
         let store = try #require(test.engine.store as? SQLiteStore)
-        let rows: SQLText = "SELECT v.profile FROM properties v WHERE v.name = ? AND v.value = ?"
-        let probe: SQLText = "EXISTS (SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ? AND v.value = ?)"
+        let rows: SQLText = "SELECT v.profile FROM property_values v WHERE v.name = ? AND v.value = ?"
+        let probe: SQLText = "EXISTS (SELECT 1 FROM (SELECT onced_value(p.props, ?) AS value) v WHERE v.value IS NOT NULL AND v.value = ?)"
         func explain(_ sql: SQLText, _ arguments: StatementArguments, plan: Bool = true) async throws -> String {
             try await store.pool.read { db in
                 try Row.fetchAll(db, sql: (plan ? "EXPLAIN QUERY PLAN " : "EXPLAIN ") + sql.text, arguments: arguments)

@@ -153,7 +153,7 @@ import Testing
             let queue = try DatabaseQueue(path: dataSet.sqlitePath)
             try await queue.write { db in
                 try db.execute(sql: """
-                    CREATE TRIGGER refuse BEFORE INSERT ON properties
+                    CREATE TRIGGER refuse BEFORE INSERT ON property_values
                     WHEN NEW.name IN (SELECT id FROM property_names WHERE name = '\(name)')
                     BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END
                     """)

@@ -205,7 +205,7 @@ import TestSupport
             }
             let queue = try DatabaseQueue(path: test.dbPath)
             defer { try? queue.close() }
-            return try await queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM properties")! }
+            return try await queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM property_values")! }
         }
         #expect(try await rows() == 51)
         var maintenance = StoreMaintenance(store: engine.store, recordRetention: nil)

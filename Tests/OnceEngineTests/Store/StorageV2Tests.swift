@@ -5,14 +5,20 @@ import Testing
 
 /// What storage v2 keeps beside the values, read from the file itself.
 @Suite struct StorageV2Tests {
-    /// The 16-byte request id each property row names, by property name.
+    /// The 16-byte request id each stored value names, by property name.
     static func provenance(in path: String) throws -> [String: String] {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         return try queue.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT n.name, lower(hex(v.request)) FROM properties v JOIN property_names n ON n.id = v.name
-                """).reduce(into: [:]) { $0[$1[0]] = $1[1] }
+            let names = try Row.fetchAll(db, sql: "SELECT id, name FROM property_names").reduce(into: [Int64: String]()) { $0[$1[0]] = $1[1] }
+            var provenance: [String: String] = [:]
+            for blob in try Data.fetchAll(db, sql: "SELECT props FROM profiles WHERE props IS NOT NULL") {
+                let values = try blob.withUnsafeBytes { try PackedValues(blob: $0) }
+                values.forEach { entry in
+                    if let name = names[entry.name], let request = values.request(entry) { provenance[name] = hex(request) }
+                }
+            }
+            return provenance
         }
     }
 
@@ -30,8 +36,8 @@ import Testing
         #expect(provenance["city"] == Self.hex(first.id))  // set to the value it already held
     }
 
-    /// A new profile's set-once skips RETURNING; the outcomes are the same as on an existing profile,
-    /// past one insert's 32 rows, and when an earlier element of the same request wrote the profile.
+    /// A new profile's set-once stores what an existing one's would, past one
+    /// insert's 32 index rows, and when an earlier element of the same request wrote the profile.
     @Test func aNewProfileStoresWhatAnExistingOneWould() async throws {
         let store = try await TestEngine()
         let many = (0..<40).map { #""p\#($0)": \#($0)"# }.joined(separator: ", ")
@@ -72,14 +78,21 @@ import Testing
 
         let queue = try DatabaseQueue(path: store.dbPath)
         try await queue.write { db in
-            try db.execute(sql: "UPDATE properties SET value = 'three' WHERE name = (SELECT id FROM property_names WHERE name = 'seats')")
+            try db.execute(sql: "UPDATE property_names SET type = 'string' WHERE name = 'seats'")
         }
-        try queue.close()
         let reopened = try Engine(sqlitePath: store.dbPath)
         await #expect { try await reopened.profile("user-1", in: TestEngine.namespace) } throws: { error in
-            "\(error)".contains("a number property holds text")
+            "\(error)".contains("a string property holds a value tagged integer")
         }
         try await reopened.close()
+        // A blob cut short is an error too.
+        try await queue.write { db in try db.execute(sql: "UPDATE profiles SET props = substr(props, 1, length(props) - 3)") }
+        try queue.close()
+        let cut = try Engine(sqlitePath: store.dbPath)
+        await #expect { try await cut.profile("user-1", in: TestEngine.namespace) } throws: { error in
+            "\(error)".contains("end early")
+        }
+        try await cut.close()
     }
 
     /// The stored form of a record is a file format: these bytes must read back the same in every later release.

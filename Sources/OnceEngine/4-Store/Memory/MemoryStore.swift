@@ -169,17 +169,7 @@ struct MemoryTransaction: LockedListEditing {
 
     mutating func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
         let current = space.profiles[distinctID]?.properties[name]
-        space.profiles[distinctID]?.properties[name] = Self.sum(current, number)
-    }
-
-    /// SQLite's arithmetic: integers stay integers unless they overflow; anything with a decimal is a decimal.
-    static func sum(_ current: PropertyValue?, _ number: PropertyValue) -> PropertyValue {
-        switch (current, number) {
-        case (nil, _): number
-        case (.integer(let a)?, .integer(let b)):
-            a.addingReportingOverflow(b).overflow ? .decimal(Double(a) + Double(b)) : .integer(a + b)
-        default: .decimal((current?.numericValue ?? 0) + (number.numericValue ?? 0))
-        }
+        space.profiles[distinctID]?.properties[name] = PropertyValue.sum(current, number)
     }
 
     mutating func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]? {

@@ -92,6 +92,21 @@ struct SQLiteBinder {
         }
     }
 
+    /// Binds raw bytes as text (UTF-8 read from a stored blob) or as a blob.
+    mutating func bytes(_ bytes: UnsafeRawBufferPointer, asText: Bool) {
+        index += 1
+        // SQLite binds a nil pointer as NULL: no bytes are bound as empty text or an empty blob.
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            _ = asText ? sqlite3_bind_text(handle, index, "", 0, Self.transient) : sqlite3_bind_zeroblob(handle, index, 0)
+            return
+        }
+        if asText {
+            _ = sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
+        } else {
+            _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), Self.transient)
+        }
+    }
+
     /// Binds 16 bytes (a request id, for provenance).
     mutating func blob(_ uuid: UUID) {
         index += 1

@@ -4,12 +4,13 @@ import Foundation
 /// arguments, never spliced into the text.
 ///
 /// A condition takes one of two forms, and ``Form`` says which:
-/// - membership, `p.id IN (SELECT profile FROM properties …)`: one range
-///   scan of `properties_by_value (name, value)` gives every match, from
+/// - membership, `p.id IN (SELECT profile FROM property_values …)`: one range
+///   scan of `property_values (name, value, profile)` gives every match, from
 ///   which the query is driven (or against which it tests);
-/// - a probe, `EXISTS (… WHERE v.profile = p.id …)`: one primary-key lookup
-///   per profile, so a page walks `profiles_by_distinct_id` in order and
-///   stops after its last match, whatever the condition's size.
+/// - a probe, `EXISTS (SELECT 1 FROM (SELECT onced_value(p.props, ?) AS value) v …)`:
+///   the profile's own value, read from its row, so a page walks
+///   `profiles_by_distinct_id` in order and stops after its last match,
+///   whatever the condition's size.
 /// Operands take ``StoredValue``'s forms: a date is its instant.
 struct SQLiteFilter {
     enum Form {
@@ -77,10 +78,10 @@ struct SQLiteFilter {
         let notSet = condition.test == .notSet
         if membership { sql.append(subject) }
         switch (membership, notSet) {
-        case (true, false): sql.append(" IN (SELECT v.profile FROM properties v WHERE v.name = ?")
-        case (true, true): sql.append(" NOT IN (SELECT v.profile FROM properties v WHERE v.name = ?")
-        case (false, false): sql.append("EXISTS (SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ?")
-        case (false, true): sql.append("NOT EXISTS (SELECT 1 FROM properties v WHERE v.profile = p.id AND v.name = ?")
+        case (true, false): sql.append(" IN (SELECT v.profile FROM property_values v WHERE v.name = ?")
+        case (true, true): sql.append(" NOT IN (SELECT v.profile FROM property_values v WHERE v.name = ?")
+        case (false, false): sql.append("EXISTS (SELECT 1 FROM (SELECT onced_value(p.props, ?) AS value) v WHERE v.value IS NOT NULL")
+        case (false, true): sql.append("NOT EXISTS (SELECT 1 FROM (SELECT onced_value(p.props, ?) AS value) v WHERE v.value IS NOT NULL")
         }
         if !notSet && condition.test != .isSet {
             sql.append(" AND ")
@@ -89,14 +90,14 @@ struct SQLiteFilter {
         sql.append(")")
     }
 
-    /// The rows of `condition` alone, as `SELECT 1 FROM properties v …` (an
+    /// The rows of `condition` alone, as `SELECT 1 FROM property_values v …` (an
     /// index range for the tests ``ranges(_:)`` allows), to size it up or to
     /// drive a count; with `profiles`, `SELECT v.profile …`, to join a page to.
     mutating func rows(of condition: Condition, profiles: Bool = false) -> SQLText? {
         guard let name = names[condition.property], name.type == condition.type else { return nil }
         precondition(condition.test != .notSet, "not_set has no rows of its own")
         arguments.append(.integer(name.id))
-        var sql: SQLText = profiles ? "SELECT v.profile FROM properties v WHERE v.name = ?" : "SELECT 1 FROM properties v WHERE v.name = ?"
+        var sql: SQLText = profiles ? "SELECT v.profile FROM property_values v WHERE v.name = ?" : "SELECT 1 FROM property_values v WHERE v.name = ?"
         if condition.test != .isSet {
             sql.append(" AND ")
             predicate(condition.test, into: &sql)
@@ -104,7 +105,7 @@ struct SQLiteFilter {
         return sql
     }
 
-    /// Whether the test is a range of `properties_by_value`, so its size can be bounded cheaply.
+    /// Whether the test is a range of `property_values`, so its size can be bounded cheaply.
     static func ranges(_ test: Test) -> Bool {
         switch test {
         case .equals, .below, .above, .oneOf, .prefix, .between: true

@@ -5,7 +5,7 @@ import GRDB
 /// at the next open.
 ///
 /// `v1`–`v3` are storage v1 (text keys in every row); ``StorageV2`` is what
-/// the file holds after `v4`.
+/// the file holds after `v4` and `v5`, ``StorageV3`` after `v6`.
 enum SQLiteSchema {
     /// `progress` hears the steps of a long migration.
     static func migrator(progress: (@Sendable (String) -> Void)? = nil) -> DatabaseMigrator {
@@ -77,6 +77,9 @@ enum SQLiteSchema {
         }
         migrator.registerMigration("v5: erasure, dropped properties, retention") { db in
             try db.execute(sql: StorageV2.lifecycle)
+        }
+        migrator.registerMigration("v6: storage v3") { db in
+            try StorageV3.migrate(db, progress: progress ?? { _ in })
         }
         return migrator
     }

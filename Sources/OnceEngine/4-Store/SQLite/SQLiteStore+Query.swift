@@ -81,10 +81,10 @@ extension SQLiteStore {
     }
 
     /// Fills in the properties of `profiles` (whose row ids are `ids`, in the
-    /// same order): only the names in `shown`, or all of them. One kept
-    /// statement, stepped once per profile (a profile's rows sit together
-    /// under its key), where a list of the page's ids in JSON was built and
-    /// read through `json_each` for every page.
+    /// same order): only the names in `shown`, or all of them, read from
+    /// each profile's `props` in place. One kept statement, stepped once per
+    /// profile, where a list of the page's ids in JSON was built and read
+    /// through `json_each` for every page.
     private static func loadProperties(into profiles: inout [Profile], ids: ArraySlice<Int64>, shown: Set<String>?,
                                        names: QueryNames.Read, statements: QueryStatements, db: Database) throws {
         let ranked = names.ranked
@@ -94,12 +94,16 @@ extension SQLiteStore {
             for name in shown { if let id = names.names[name]?.id, let rank = ranked.rankByID[id] { visible[rank] = true } }
             return visible
         }
-        let statement = try statements.statement("SELECT name, value, text FROM properties WHERE profile = ?", in: db)
+        let statement = try statements.statement("SELECT props FROM profiles WHERE id = ?", in: db)
         var values: [(rank: Int, value: PropertyValue)] = []
         for (offset, id) in zip(profiles.indices, ids) {
             try SQLiteBinder.forEachRow(statement, in: db, { $0.integer(id) }) { row in
-                guard let rank = ranked.rankByID[sqlite3_column_int64(row, 0)], visible?[rank] ?? true else { return }
-                values.append((rank, try StoredValue.value(of: ranked.names[rank].type, in: row, at: 1)))
+                let blob = SQLiteTransaction.blob(row, 0)
+                guard !blob.isEmpty else { return }
+                try PackedValues.forEach(in: blob) { entry in
+                    guard let rank = ranked.rankByID[entry.name], visible?[rank] ?? true else { return }
+                    values.append((rank, try PackedValues.value(entry, as: ranked.names[rank].type, in: blob)))
+                }
             }
             values.sort { $0.rank < $1.rank }
             profiles[offset].properties = values.map { (ranked.names[$0.rank].name, $0.value) }

@@ -82,6 +82,8 @@ public final class SQLiteStore: ProfileStore {
             db.add(function: DatabaseFunction("onced_instant", argumentCount: 1, pure: true) { values in
                 String.fromDatabaseValue(values[0]).flatMap(ISODate.init(parsing:))?.instant
             })
+            // One profile's value, for a query that tests it (``PackedValues``).
+            if let connection = db.sqliteConnection { PackedValues.addValueFunction(to: connection) }
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator(progress: options.migrationProgress).migrate(pool)
@@ -206,24 +208,31 @@ public final class SQLiteStore: ProfileStore {
     /// Reads from a pool reader, concurrently with writes.
     public func profile(_ distinctID: String, in namespace: Namespace) async throws -> Profile? {
         try await pool.read { db -> Profile? in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT p.id, p.created_at, p.updated_at FROM profiles p JOIN namespaces n ON n.id = p.namespace
+            let find = try db.cachedStatement(sql: """
+                SELECT p.created_at, p.updated_at, p.props FROM profiles p JOIN namespaces n ON n.id = p.namespace
                 WHERE n.workspace = ? AND n.version = ? AND p.distinct_id = ?
-                """, arguments: [namespace.workspace, namespace.version.rawValue, distinctID]) else { return nil }
-            let values = try db.cachedStatement(sql: """
-                SELECT n.name, n.type, v.value, v.text, v.request FROM properties v JOIN property_names n ON n.id = v.name
-                WHERE v.profile = ? ORDER BY n.name
                 """)
-            var profile = Profile(distinctID: distinctID, properties: [],
-                                  createdAt: Date(epochMilliseconds: row[1]), updatedAt: Date(epochMilliseconds: row[2]))
-            try SQLiteBinder.forEachRow(values, in: db, { $0.integer(row[0]) }) { value in
-                let name = StoredValue.text(value, 0)
-                let type = try PropertyType(stored: StoredValue.text(value, 1))
-                profile.properties.append((name, try StoredValue.value(of: type, in: value, at: 2)))
-                if let blob = sqlite3_column_blob(value, 4), let request = UUID(blob: Data(bytes: blob, count: Int(sqlite3_column_bytes(value, 4)))) {
-                    profile.lastChangedBy[name] = request
+            var found: (profile: Profile, values: PackedValues)?
+            try SQLiteBinder.forEachRow(find, in: db, limit: 1, { binder in
+                binder.text(namespace.workspace); binder.text(namespace.version.rawValue); binder.text(distinctID)
+            }) { row in
+                found = (Profile(distinctID: distinctID, properties: [], createdAt: Date(epochMilliseconds: sqlite3_column_int64(row, 0)),
+                                 updatedAt: Date(epochMilliseconds: sqlite3_column_int64(row, 1))),
+                         try PackedValues(blob: SQLiteTransaction.blob(row, 2)))
+            }
+            guard let found else { return nil }
+            var profile = found.profile
+            let values = found.values
+            // A name dropped, its value not yet reclaimed, has no row here.
+            let name = try db.cachedStatement(sql: "SELECT name, type FROM property_names WHERE id = ?")
+            try values.forEach { entry in
+                try SQLiteBinder.forEachRow(name, in: db, limit: 1, { $0.integer(entry.name) }) { row in
+                    let name = StoredValue.text(row, 0)
+                    profile.properties.append((name, try values.value(entry, as: PropertyType(stored: StoredValue.text(row, 1)))))
+                    if let request = values.request(entry) { profile.lastChangedBy[name] = request }
                 }
             }
+            profile.properties.sort { $0.name < $1.name }
             return profile
         }
     }
@@ -282,16 +291,36 @@ public final class SQLiteStore: ProfileStore {
         }
     }
 
-    /// Deletes up to `limit` value rows of one dropped property, in one short
-    /// write transaction; false once none is left to reclaim. A dropped name's
-    /// rows are found through `properties_by_value`, which begins with the name.
+    /// Deletes the values of one dropped property from up to `limit`
+    /// profiles, in one short write transaction; false once none is left to
+    /// reclaim. The profiles holding one are found through `property_values`,
+    /// which begins with the name.
     public func reclaimDroppedValues(limit: Int) async throws -> Bool {
         try await pool.write { db in
             guard let name = try Int64.fetchOne(db, sql: "SELECT id FROM dropped_names ORDER BY id LIMIT 1") else { return false }
-            try db.execute(sql: """
-                DELETE FROM properties WHERE name = ?1 AND profile IN (SELECT profile FROM properties WHERE name = ?1 LIMIT ?2)
-                """, arguments: [name, limit])
-            if db.changesCount < limit { try db.execute(sql: "DELETE FROM dropped_names WHERE id = ?", arguments: [name]) }
+            let holders = try Int64.fetchAll(db, sql: "SELECT profile FROM property_values WHERE name = ? LIMIT ?", arguments: [name, limit])
+            let select = try db.cachedStatement(sql: "SELECT props FROM profiles WHERE id = ?")
+            let update = try db.cachedStatement(sql: "UPDATE profiles SET props = ? WHERE id = ?")
+            let delete = try db.cachedStatement(sql: SQLiteTransaction.deleteIndexRow)
+            for profile in holders {
+                var values: PackedValues?
+                try SQLiteBinder.forEachRow(select, in: db, limit: 1, { $0.integer(profile) }) { row in
+                    values = try PackedValues(blob: SQLiteTransaction.blob(row, 0))
+                }
+                guard var values, let entry = values.entry(name) else {
+                    // An index row whose profile holds no such value: it goes, or it would be found again each step.
+                    try db.execute(sql: "DELETE FROM property_values WHERE name = ? AND profile = ?", arguments: [name, profile])
+                    continue
+                }
+                try SQLiteBinder.run(delete, in: db) { binder in
+                    binder.integer(name); values.bind(entry, to: &binder); binder.integer(profile)
+                }
+                values.remove(name)
+                try values.bytes.withUnsafeBytes { blob in
+                    try SQLiteBinder.run(update, in: db) { $0.bytes(blob, asText: false); $0.integer(profile) }
+                }
+            }
+            if holders.count < limit { try db.execute(sql: "DELETE FROM dropped_names WHERE id = ?", arguments: [name]) }
             return true
         }
     }

@@ -1,15 +1,17 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
-/// ``StoreTransaction`` on an open SQLite write transaction, over storage v2's
-/// integer ids (``StorageV2``).
+/// ``StoreTransaction`` on an open SQLite write transaction, over storage
+/// v3's inline values (``StorageV3``).
 ///
-/// Every step that depends on stored state is one conditional statement:
-/// set-once is `INSERT … ON CONFLICT DO NOTHING RETURNING`, and what it
-/// returns are the properties it stored; a name registers with the same kind
-/// of insert and the winner is read back. Reading a list and writing it back
-/// is safe here because SQLite transactions are `BEGIN IMMEDIATE`: the
-/// database is write-locked, across processes, until commit.
+/// SQLite transactions are `BEGIN IMMEDIATE`: the database is write-locked,
+/// across processes, until commit, so nothing can change a profile between
+/// this request's read of it and its write. Each profile the request
+/// touches is read once (its row and `props` blob), changed in memory —
+/// set-once is "no entry for the name yet" — and written back by
+/// ``save(_:)``, with the `property_values` rows of the values that changed.
+/// A name registers with `INSERT … ON CONFLICT DO NOTHING` and the winner is read back.
 struct SQLiteTransaction: LockedListEditing {
     let db: Database
     let namespace: Int64
@@ -22,12 +24,23 @@ struct SQLiteTransaction: LockedListEditing {
     private(set) var learned: [String: SQLiteIDs.RegisteredName] = [:]
     /// Names this request dropped: the batch must not teach the cache their old ids.
     private(set) var dropped: [String] = []
-    /// The ids of the profiles this request has found or created.
-    private var profiles: [String: Int64] = [:]
-    /// Profiles this request created and has written no value to yet: a
-    /// set-once there cannot meet a stored value, so it needs no `RETURNING`
-    /// (which costs SQLite a temporary table per statement).
-    private var empty: [Int64] = []
+    /// The profiles this request has read or created, by distinct_id.
+    private var profiles: [String: OpenProfile] = [:]
+    /// Their distinct_ids in the order they were opened: new profiles get their ids in it.
+    private var opened: [String] = []
+    /// Distinct_ids looked up and not found (an `unset` does not create a profile).
+    private var missing: Set<String> = []
+
+    /// A profile as this request has it.
+    private struct OpenProfile {
+        /// Nil until ``save(_:)`` writes the row of a profile this request created.
+        var id: Int64?
+        /// The values as the file holds them.
+        var stored: PackedValues
+        var values: PackedValues
+        var updatedAt: Int64
+        var touched = false
+    }
 
     /// `namespace`: its id, from ``namespaceID(_:in:)``.
     init(db: Database, ids: SQLiteIDs, namespace: Int64, request: PreparedRequest) {
@@ -73,108 +86,88 @@ struct SQLiteTransaction: LockedListEditing {
         return id
     }
 
-    /// The new row's id is SQLite's last inserted rowid, not a `RETURNING`: that
-    /// costs a temporary table per statement, ~3 µs of the writer's time per profile.
+    /// A new profile's row is written by ``save(_:)``, with its values.
     mutating func createProfile(_ distinctID: String) throws -> Bool {
-        let inserted = try run(Self.insertProfile) { binder in
-            binder.integer(namespace); binder.text(distinctID); binder.integer(now); binder.integer(now)
-        }
-        guard inserted > 0 else {
-            _ = try profileID(distinctID)
-            return false
-        }
-        let id = db.lastInsertedRowID
-        profiles[distinctID] = id
-        empty.append(id)
+        guard try !exists(distinctID) else { return false }
+        profiles[distinctID] = OpenProfile(id: nil, stored: PackedValues(), values: PackedValues(), updatedAt: now)
+        opened.append(distinctID)
+        missing.remove(distinctID)
         return true
     }
 
-    /// The profile's id, or nil when there is no such profile (an `unset` does not create one).
-    private mutating func profileID(_ distinctID: String) throws -> Int64? {
-        if let id = profiles[distinctID] { return id }
-        let id = try SQLiteBinder.integer(db.cachedStatement(sql: Self.selectProfile), in: db) { binder in
+    /// Whether the profile exists, reading it on first use.
+    private mutating func exists(_ distinctID: String) throws -> Bool {
+        if profiles[distinctID] != nil { return true }
+        if missing.contains(distinctID) { return false }
+        var found: OpenProfile?
+        try SQLiteBinder.forEachRow(db.cachedStatement(sql: Self.selectProfile), in: db, limit: 1, { binder in
             binder.integer(namespace); binder.text(distinctID)
+        }) { row in
+            let values = try PackedValues(blob: Self.blob(row, 2))
+            found = OpenProfile(id: sqlite3_column_int64(row, 0), stored: values, values: values, updatedAt: sqlite3_column_int64(row, 1))
         }
-        profiles[distinctID] = id
-        return id
+        guard let found else {
+            missing.insert(distinctID)
+            return false
+        }
+        profiles[distinctID] = found
+        opened.append(distinctID)
+        return true
     }
 
     mutating func touchProfile(_ distinctID: String) throws {
-        guard let profile = try profileID(distinctID) else { return }
-        try run(Self.touchProfile) { $0.integer(now); $0.integer(profile) }
+        if try exists(distinctID) { profiles[distinctID]!.touched = true }
     }
 
     mutating func insertIfAbsent(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
         try insertEachIfAbsent(distinctID, [(name, value)])[0]
     }
 
-    /// One multi-row insert per ``maxRowsPerInsert`` values; the ids it returns
-    /// are the names it stored (into a profile with no values yet, all of them).
+    /// A name sent twice in one op is stored by its first occurrence only.
     mutating func insertEachIfAbsent(_ distinctID: String, _ values: [(name: String, value: PropertyValue)]) throws -> [Bool] {
-        guard !values.isEmpty else { return [] }
-        guard let profile = try profileID(distinctID) else { return values.map { _ in false } }
-        let wasEmpty = wrote(profile)
-        var stored: [Bool] = []
-        stored.reserveCapacity(values.count)
-        var start = 0
-        while start < values.count {
-            let chunk = values[start..<min(start + Self.maxRowsPerInsert, values.count)]
-            let nameIDs = chunk.map { nameID($0.name) }
-            func bind(_ binder: inout SQLiteBinder) {
-                for (property, name) in zip(chunk, nameIDs) { bindRow(&binder, profile, name, property.value) }
-            }
-            var inserted: [Int64] = []
-            if wasEmpty && start == 0 {
-                try SQLiteBinder.run(db.cachedStatement(sql: Self.insertEach[chunk.count - 1]), in: db, bind)
-                for name in nameIDs where !inserted.contains(name) { inserted.append(name) }
-            } else {
-                inserted = try SQLiteBinder.integers(db.cachedStatement(sql: Self.insertOnce[chunk.count - 1]), in: db, bind)
-            }
-            // A name sent twice in one op is stored by its first occurrence only.
-            for name in nameIDs {
-                if let found = inserted.firstIndex(of: name) {
-                    inserted.remove(at: found)
-                    stored.append(true)
-                } else {
-                    stored.append(false)
-                }
-            }
-            start += chunk.count
+        guard try exists(distinctID) else { return values.map { _ in false } }
+        return values.map { property in
+            let name = nameID(property.name)
+            guard profiles[distinctID]!.values.entry(name) == nil else { return false }
+            profiles[distinctID]!.values.append(name, property.value, updatedAt: now, request: request)
+            return true
         }
-        return stored
     }
 
+    /// Changes nothing, provenance included, when the same value in the same written form is there.
     mutating func upsert(_ distinctID: String, _ name: String, _ value: PropertyValue) throws -> Bool {
-        guard let profile = try profileID(distinctID) else { return false }
-        _ = wrote(profile)
+        guard try exists(distinctID) else { return false }
         let name = nameID(name)
-        return try run(Self.upsertSet) { bindRow(&$0, profile, name, value) } > 0
+        var replacement = PackedValues()
+        replacement.append(name, value, updatedAt: now, request: request)
+        guard profiles[distinctID]!.values.storedForm(name) != replacement.storedForm(name) else { return false }
+        profiles[distinctID]!.values.set(name, value, at: now, by: request)
+        return true
     }
 
     mutating func add(_ distinctID: String, _ name: String, _ number: PropertyValue) throws {
-        guard let profile = try profileID(distinctID) else { return }
-        _ = wrote(profile)
+        guard try exists(distinctID) else { return }
         let name = nameID(name)
-        try run(Self.upsertAdd) { bindRow(&$0, profile, name, number) }
+        let values = profiles[distinctID]!.values
+        let current = try values.entry(name).map { try values.value($0, as: .number) }
+        profiles[distinctID]!.values.set(name, PropertyValue.sum(current, number), at: now, by: request)
     }
 
     mutating func list(_ distinctID: String, _ name: String) throws -> [PropertyValue]? {
-        guard let profile = try profileID(distinctID) else { return nil }
-        let name = nameID(name)
-        var elements: [PropertyValue]?
-        try SQLiteBinder.forEachRow(db.cachedStatement(sql: Self.selectValue), in: db, { $0.integer(profile); $0.integer(name) }) {
-            if case .list(let stored) = try StoredValue.value(of: .list, in: $0, at: 0) { elements = stored }
-        }
+        guard try exists(distinctID) else { return nil }
+        let values = profiles[distinctID]!.values
+        guard let entry = values.entry(nameID(name)), case .list(let elements) = try values.value(entry, as: .list) else { return nil }
         return elements
     }
 
     mutating func delete(_ distinctID: String, _ name: String) throws -> Bool {
-        guard let registered = try registeredName(name, registering: nil), let profile = try profileID(distinctID) else { return false }
-        return try run(Self.deleteProperty) { $0.integer(profile); $0.integer(registered.id) } > 0
+        guard let registered = try registeredName(name, registering: nil), try exists(distinctID) else { return false }
+        return profiles[distinctID]!.values.remove(registered.id)
     }
 
-    /// Profile rows, value rows and every inline mention in a record go; with
-    /// `secure_delete` on, their bytes are zeroed in the file (``SQLiteStore``).
+    /// The profile row, its `property_values` rows (one per entry, those of
+    /// dropped names not yet reclaimed included) and every inline mention in
+    /// a record go; with `secure_delete` on, their bytes are zeroed in the file (``SQLiteStore``).
     mutating func eraseProfile(_ distinctID: String) throws -> Bool {
         let mentions = try Data.fetchAll(db.cachedStatement(sql: Self.selectMentions), arguments: [namespace, distinctID])
         for request in mentions {
@@ -183,15 +176,17 @@ struct SQLiteTransaction: LockedListEditing {
             try db.cachedStatement(sql: Self.updateResults).execute(arguments: [erased, request])
         }
         try run(Self.deleteMentions) { $0.integer(namespace); $0.text(distinctID) }
-        guard let profile = try profileID(distinctID) else { return false }
-        try run(Self.deleteValues) { $0.integer(profile) }
-        try run(Self.deleteProfile) { $0.integer(profile) }
-        profiles[distinctID] = nil
+        guard try exists(distinctID), let profile = profiles.removeValue(forKey: distinctID) else { return false }
+        opened.removeAll { $0 == distinctID }
+        missing.insert(distinctID)
+        guard let id = profile.id else { return true }
+        try profile.stored.forEach { entry in try deleteIndexRow(entry, of: profile.stored, profile: id) }
+        try run(Self.deleteProfile) { $0.integer(id) }
         return true
     }
 
     /// Deleting the name row hides every value under its id at once (reads
-    /// join on it); the rows are deleted later, a step at a time
+    /// join on it); the values are deleted later, a step at a time
     /// (``SQLiteStore/reclaimDroppedValues(limit:)``). The drop count tells
     /// other processes to forget their cached ids.
     mutating func dropProperty(_ name: String) throws -> Bool {
@@ -206,7 +201,9 @@ struct SQLiteTransaction: LockedListEditing {
         return true
     }
 
+    /// Writes back every profile the request changed, then its record.
     mutating func save(_ record: RequestRecord) throws {
+        for distinctID in opened { try write(distinctID) }
         if let lifecycle = record.lifecycle {
             let entry = StoredRecord.encode(lifecycle)
             try run(Self.insertRequest) { $0.blob(record.id); $0.integer(namespace); $0.integer(now); $0.text(utf8: entry) }
@@ -215,7 +212,7 @@ struct SQLiteTransaction: LockedListEditing {
         let profiles = self.profiles
         var inline: [String] = []
         let results = StoredRecord.encode(record.results) { distinctID in
-            if let id = profiles[distinctID] { return .integer(id) }
+            if let id = profiles[distinctID]?.id { return .integer(id) }
             if !inline.contains(distinctID) { inline.append(distinctID) }
             return .string(distinctID)
         }
@@ -225,16 +222,69 @@ struct SQLiteTransaction: LockedListEditing {
         }
     }
 
-    /// Notes a write to `profile`; whether it had no value before (see ``empty``).
-    private mutating func wrote(_ profile: Int64) -> Bool {
-        guard let index = empty.firstIndex(of: profile) else { return false }
-        empty.remove(at: index)
-        return true
+    /// The profile's row, and an index row for each value that changed: a
+    /// new profile's row and values in one insert each.
+    private mutating func write(_ distinctID: String) throws {
+        guard var profile = profiles[distinctID] else { return }
+        let values = profile.values
+        if let id = profile.id {
+            guard profile.touched || values != profile.stored else { return }
+            let updatedAt = profile.touched ? now : profile.updatedAt
+            try values.bytes.withUnsafeBytes { blob in
+                try run(Self.updateProfile) { $0.bytes(blob, asText: false); $0.integer(updatedAt); $0.integer(id) }
+            }
+        } else {
+            try values.bytes.withUnsafeBytes { blob in
+                try run(Self.insertProfile) { binder in
+                    binder.integer(namespace); binder.text(distinctID); binder.integer(now); binder.integer(now)
+                    binder.bytes(blob, asText: false)
+                }
+            }
+            profile.id = db.lastInsertedRowID
+        }
+        let id = profile.id!
+        var added: [PackedValues.Entry] = []
+        if profile.stored.isEmpty {
+            values.forEach { added.append($0) }
+        } else {
+            try profile.stored.forEach { entry in
+                if values.storedForm(entry.name) != profile.stored.storedForm(entry.name) {
+                    try deleteIndexRow(entry, of: profile.stored, profile: id)
+                }
+            }
+            values.forEach { entry in
+                if values.storedForm(entry.name) != profile.stored.storedForm(entry.name) { added.append(entry) }
+            }
+        }
+        var start = 0
+        while start < added.count {
+            let chunk = added[start..<min(start + Self.maxRowsPerInsert, added.count)]
+            try run(Self.insertIndexRows[chunk.count - 1]) { binder in
+                for entry in chunk {
+                    binder.integer(entry.name)
+                    values.bind(entry, to: &binder)
+                    binder.integer(id)
+                }
+            }
+            start += chunk.count
+        }
+        if profile.touched { profile.updatedAt = now }
+        profile.stored = values
+        profile.touched = false
+        profiles[distinctID] = profile
     }
 
-    /// One `properties` row: profile, name, value, text, updated_at, request.
-    private func bindRow(_ binder: inout SQLiteBinder, _ profile: Int64, _ name: Int64, _ value: PropertyValue) {
-        binder.integer(profile); binder.integer(name); binder.value(value); binder.integer(now); binder.blob(request)
+    private func deleteIndexRow(_ entry: PackedValues.Entry, of values: PackedValues, profile: Int64) throws {
+        try run(Self.deleteIndexRow) { binder in
+            binder.integer(entry.name)
+            values.bind(entry, to: &binder)
+            binder.integer(profile)
+        }
+    }
+
+    /// Column `column` of the current row as a blob's bytes (none for NULL).
+    static func blob(_ row: OpaquePointer, _ column: Int32) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: sqlite3_column_blob(row, column), count: Int(sqlite3_column_bytes(row, column)))
     }
 
     /// Runs a cached statement and returns how many rows it changed.
@@ -243,48 +293,29 @@ struct SQLiteTransaction: LockedListEditing {
         try SQLiteBinder.run(db.cachedStatement(sql: sql), in: db, bind)
     }
 
-    static let insertProfile = """
-        INSERT INTO profiles (namespace, distinct_id, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
-        """
-    static let selectProfile = "SELECT id FROM profiles WHERE namespace = ? AND distinct_id = ?"
-    static let touchProfile = "UPDATE profiles SET updated_at = ? WHERE id = ?"
+    static let insertProfile = "INSERT INTO profiles (namespace, distinct_id, created_at, updated_at, props) VALUES (?, ?, ?, ?, ?)"
+    static let selectProfile = "SELECT id, updated_at, props FROM profiles WHERE namespace = ? AND distinct_id = ?"
+    static let updateProfile = "UPDATE profiles SET props = ?, updated_at = ? WHERE id = ?"
     static let insertRequest = "INSERT INTO requests (id, namespace, received_at, results) VALUES (?, ?, ?, ?)"
     static let registerName = """
         INSERT INTO property_names (namespace, name, type, registered_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
         """
     static let selectName = "SELECT id, type FROM property_names WHERE namespace = ? AND name = ?"
-    static let selectValue = "SELECT value, text FROM properties WHERE profile = ? AND name = ?"
-    static let deleteProperty = "DELETE FROM properties WHERE profile = ? AND name = ?"
     static let selectMentions = "SELECT request FROM record_mentions WHERE namespace = ? AND distinct_id = ?"
     static let insertMention = "INSERT OR IGNORE INTO record_mentions (namespace, distinct_id, request) VALUES (?, ?, ?)"
     static let deleteMentions = "DELETE FROM record_mentions WHERE namespace = ? AND distinct_id = ?"
     static let selectResults = "SELECT results FROM requests WHERE id = ?"
     static let updateResults = "UPDATE requests SET results = ? WHERE id = ?"
-    static let deleteValues = "DELETE FROM properties WHERE profile = ?"
     static let deleteProfile = "DELETE FROM profiles WHERE id = ?"
     static let deleteName = "DELETE FROM property_names WHERE id = ?"
     static let insertDroppedName = "INSERT INTO dropped_names (id) VALUES (?)"
     static let countDrop = "UPDATE store_state SET value = value + 1 WHERE key = 'name_drops'"
+    static let deleteIndexRow = "DELETE FROM property_values WHERE name = ? AND value = ? AND profile = ?"
 
-    private static let insertProperty = "INSERT INTO properties (profile, name, value, text, updated_at, request) VALUES "
-    private static let row = "(?, ?, ?, ?, ?, ?)"
-    /// Most rows in one set-once insert (SQLite binds at most 32,766 parameters; the statements are cached per size).
+    /// Most index rows in one insert (SQLite binds at most 32,766 parameters; the statements are cached per size).
     static let maxRowsPerInsert = 32
-    /// `insertEach[n - 1]` inserts n rows (a name sent twice is stored once); `insertOnce` returns the names it stored.
-    static let insertEach = (1...maxRowsPerInsert).map { count in
-        insertProperty + Array(repeating: row, count: count).joined(separator: ", ") + " ON CONFLICT DO NOTHING"
+    /// `insertIndexRows[n - 1]` inserts n rows.
+    static let insertIndexRows = (1...maxRowsPerInsert).map { count in
+        "INSERT INTO property_values (name, value, profile) VALUES " + Array(repeating: "(?, ?, ?)", count: count).joined(separator: ", ")
     }
-    static let insertOnce = insertEach.map { $0 + " RETURNING name" }
-    /// Changes nothing (and counts no change) when the same value, in the same written form, is already there.
-    static let upsertSet = insertProperty + row + """
-         ON CONFLICT (profile, name) DO UPDATE SET
-            value = excluded.value, text = excluded.text, updated_at = excluded.updated_at, request = excluded.request
-        WHERE properties.value IS NOT excluded.value OR typeof(properties.value) IS NOT typeof(excluded.value)
-            OR properties.text IS NOT excluded.text
-        """
-    /// An unset number starts from 0: the insert stores the addend itself.
-    static let upsertAdd = insertProperty + row + """
-         ON CONFLICT (profile, name) DO UPDATE SET
-            value = properties.value + excluded.value, updated_at = excluded.updated_at, request = excluded.request
-        """
 }
