@@ -5,20 +5,33 @@ import GRDBSQLite
 /// (``StoredValue``). `property_values` rows hold it, and `onced_value`
 /// answers it to a query that tests one profile's value.
 extension PackedValues {
-    /// Binds the value of `entry` (an entry of `blob`).
-    static func bind(_ entry: Entry, in blob: UnsafeRawBufferPointer, to binder: inout SQLiteBinder) {
+    /// The value of `entry` (an entry of `blob`) as SQLite holds it.
+    enum SQLValue {
+        case integer(Int64), real(Double)
+        /// UTF-8 inside the blob.
+        case text(UnsafeRawBufferPointer)
+    }
+
+    static func sqlValue(_ entry: Entry, in blob: UnsafeRawBufferPointer) -> SQLValue {
         let payload = UnsafeRawBufferPointer(rebasing: blob[entry.payload])
         switch entry.tag {
-        case .integer, .date: binder.integer(Reader.fixed(payload))
-        case .real: binder.real(Double(bitPattern: UInt64(bitPattern: Reader.fixed(payload))))
-        case .no: binder.integer(0)
-        case .yes: binder.integer(1)
-        case .text, .list: binder.bytes(Reader.text(payload), asText: true)
+        case .integer, .date: return .integer(Reader.fixed(payload))
+        case .real: return .real(Double(bitPattern: UInt64(bitPattern: Reader.fixed(payload))))
+        case .no: return .integer(0)
+        case .yes: return .integer(1)
+        case .text, .list: return .text(Reader.text(payload))
         }
     }
 
+    /// Binds the value of `entry`.
     func bind(_ entry: Entry, to binder: inout SQLiteBinder) {
-        bytes.withUnsafeBytes { Self.bind(entry, in: $0, to: &binder) }
+        bytes.withUnsafeBytes { blob in
+            switch Self.sqlValue(entry, in: blob) {
+            case .integer(let integer): binder.integer(integer)
+            case .real(let real): binder.real(real)
+            case .text(let text): binder.bytes(text, asText: true)
+            }
+        }
     }
 
     /// Adds `onced_value(props, name)` to a connection: the value the blob
@@ -30,14 +43,10 @@ extension PackedValues {
                   let start = sqlite3_value_blob(props) else { return sqlite3_result_null(context) }
             let blob = UnsafeRawBufferPointer(start: start, count: Int(sqlite3_value_bytes(props)))
             guard let entry = PackedValues.entry(sqlite3_value_int64(name), in: blob) else { return sqlite3_result_null(context) }
-            let payload = UnsafeRawBufferPointer(rebasing: blob[entry.payload])
-            switch entry.tag {
-            case .integer, .date: sqlite3_result_int64(context, Reader.fixed(payload))
-            case .real: sqlite3_result_double(context, Double(bitPattern: UInt64(bitPattern: Reader.fixed(payload))))
-            case .no: sqlite3_result_int64(context, 0)
-            case .yes: sqlite3_result_int64(context, 1)
-            case .text, .list:
-                let text = Reader.text(payload)
+            switch PackedValues.sqlValue(entry, in: blob) {
+            case .integer(let integer): sqlite3_result_int64(context, integer)
+            case .real(let real): sqlite3_result_double(context, real)
+            case .text(let text):
                 guard let start = text.baseAddress, !text.isEmpty else { return sqlite3_result_text(context, "", 0, nil) }
                 sqlite3_result_text(context, start.assumingMemoryBound(to: CChar.self), Int32(text.count),
                                     unsafeBitCast(-1, to: sqlite3_destructor_type.self))

@@ -37,13 +37,14 @@ struct PackedValues: Equatable {
 
     /// Checks the whole blob, so that every later read of it is in bounds.
     init(blob: UnsafeRawBufferPointer) throws {
-        bytes = Array(blob)
-        if bytes.isEmpty { bytes = [Self.format] }
-        try bytes.withUnsafeBytes { try Self.forEach(in: $0) { _ in } }
+        try Self.forEach(in: blob) { _ in }
+        bytes = blob.isEmpty ? [Self.format] : Array(blob)
     }
 
-    /// The entries in the blob's order; throws on a blob that is not this format.
+    /// The entries in the blob's order (none in an empty one: a profile
+    /// migrated without values has a NULL `props`); throws on a blob that is not this format.
     static func forEach(in blob: UnsafeRawBufferPointer, _ body: (Entry) throws -> Void) throws {
+        if blob.isEmpty { return }
         guard blob.first == format else { throw StoreError.corrupt("a profile's values are not in a known format") }
         var reader = Reader(blob, at: 1)
         while !reader.atEnd {

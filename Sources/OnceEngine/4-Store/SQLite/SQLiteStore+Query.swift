@@ -98,8 +98,7 @@ extension SQLiteStore {
         var values: [(rank: Int, value: PropertyValue)] = []
         for (offset, id) in zip(profiles.indices, ids) {
             try SQLiteBinder.forEachRow(statement, in: db, { $0.integer(id) }) { row in
-                let blob = SQLiteTransaction.blob(row, 0)
-                guard !blob.isEmpty else { return }
+                let blob = StoredValue.blob(row, 0)
                 try PackedValues.forEach(in: blob) { entry in
                     guard let rank = ranked.rankByID[entry.name], visible?[rank] ?? true else { return }
                     values.append((rank, try PackedValues.value(entry, as: ranked.names[rank].type, in: blob)))

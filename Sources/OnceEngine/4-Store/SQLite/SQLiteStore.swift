@@ -218,7 +218,7 @@ public final class SQLiteStore: ProfileStore {
             }) { row in
                 found = (Profile(distinctID: distinctID, properties: [], createdAt: Date(epochMilliseconds: sqlite3_column_int64(row, 0)),
                                  updatedAt: Date(epochMilliseconds: sqlite3_column_int64(row, 1))),
-                         try PackedValues(blob: SQLiteTransaction.blob(row, 2)))
+                         try PackedValues(blob: StoredValue.blob(row, 2)))
             }
             guard let found else { return nil }
             var profile = found.profile
@@ -305,7 +305,7 @@ public final class SQLiteStore: ProfileStore {
             for profile in holders {
                 var values: PackedValues?
                 try SQLiteBinder.forEachRow(select, in: db, limit: 1, { $0.integer(profile) }) { row in
-                    values = try PackedValues(blob: SQLiteTransaction.blob(row, 0))
+                    values = try PackedValues(blob: StoredValue.blob(row, 0))
                 }
                 guard var values, let entry = values.entry(name) else {
                     // An index row whose profile holds no such value: it goes, or it would be found again each step.

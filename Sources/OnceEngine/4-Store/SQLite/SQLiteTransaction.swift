@@ -103,7 +103,7 @@ struct SQLiteTransaction: LockedListEditing {
         try SQLiteBinder.forEachRow(db.cachedStatement(sql: Self.selectProfile), in: db, limit: 1, { binder in
             binder.integer(namespace); binder.text(distinctID)
         }) { row in
-            let values = try PackedValues(blob: Self.blob(row, 2))
+            let values = try PackedValues(blob: StoredValue.blob(row, 2))
             found = OpenProfile(id: sqlite3_column_int64(row, 0), stored: values, values: values, updatedAt: sqlite3_column_int64(row, 1))
         }
         guard let found else {
@@ -280,11 +280,6 @@ struct SQLiteTransaction: LockedListEditing {
             values.bind(entry, to: &binder)
             binder.integer(profile)
         }
-    }
-
-    /// Column `column` of the current row as a blob's bytes (none for NULL).
-    static func blob(_ row: OpaquePointer, _ column: Int32) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: sqlite3_column_blob(row, column), count: Int(sqlite3_column_bytes(row, column)))
     }
 
     /// Runs a cached statement and returns how many rows it changed.

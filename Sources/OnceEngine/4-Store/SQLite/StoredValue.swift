@@ -38,6 +38,11 @@ enum StoredValue {
         }
     }
 
+    /// A column of the current row as a blob's bytes (none for NULL), valid until the statement steps on.
+    static func blob(_ statement: OpaquePointer, _ column: Int32) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: sqlite3_column_blob(statement, column), count: Int(sqlite3_column_bytes(statement, column)))
+    }
+
     /// A TEXT column as a String (its length from SQLite, so NULs inside survive).
     static func text(_ statement: OpaquePointer, _ column: Int32) -> String {
         String(decoding: bytes(statement, column), as: UTF8.self)
