@@ -64,7 +64,7 @@ struct BatchCommit {
             cache.remember(learned)
             return records
         } catch {
-            _ = try? session.run("ROLLBACK")
+            session.rollback()
             throw error
         }
     }

@@ -151,7 +151,7 @@ enum PostgresSchema {
                 }
                 try session.run("COMMIT")
             } catch {
-                _ = try? session.run("ROLLBACK")
+                session.rollback()
                 throw error
             }
         }

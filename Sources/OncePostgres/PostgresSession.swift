@@ -39,12 +39,11 @@ final class PostgresSession {
     @discardableResult
     func run(_ sql: String, binds: PostgresBindings) throws -> PostgresQueryResult {
         let connection = try open()
-        let deadline = connection.eventLoop.scheduleTask(in: queryTimeout) {
-            Self.discard(connection)  // fails the query below; the connection is replaced
-        }
-        defer { deadline.cancel() }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+            // Our own timer ends the wait even if postgres-nio never fails a
+            // query whose connection it lost.
+            return try Self.wait(for: connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger),
+                                 within: queryTimeout) { _ in }
         } catch {
             let failure = PostgresFailure(error, connectionLost: connection.isClosed)
             if failure.kind == .unavailable {
@@ -54,6 +53,14 @@ final class PostgresSession {
             }
             throw failure
         }
+    }
+
+    /// Rolls back the open transaction, if its connection still stands. A lost
+    /// connection took its transaction with it, and a new connection has none
+    /// to roll back: opening one here would only stall the writer in an outage.
+    func rollback() {
+        guard let connection, !connection.isClosed else { return }
+        _ = try? run("ROLLBACK")
     }
 
     /// A store dropped without `close()` (a program that forgot, a test that threw)

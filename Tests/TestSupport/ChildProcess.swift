@@ -23,6 +23,8 @@ public final class ChildProcess: @unchecked Sendable {
         case pipe
         /// The test process's own descriptor.
         case inherit
+        /// A file, created or appended to (a daemon's log, read when a test fails).
+        case file(String)
     }
 
     public let pid: pid_t
@@ -50,6 +52,9 @@ public final class ChildProcess: @unchecked Sendable {
                 return nil
             case .null:
                 posix_spawn_file_actions_addopen(&actions, target, "/dev/null", childReads ? O_RDONLY : O_WRONLY, 0)
+                return nil
+            case .file(let path):
+                posix_spawn_file_actions_addopen(&actions, target, path, childReads ? O_RDONLY : O_WRONLY | O_CREAT | O_APPEND, 0o644)
                 return nil
             case .pipe:
                 var ends: [Int32] = [0, 0]

@@ -26,6 +26,12 @@ public final class PostgresCluster: Sendable {
     /// The cluster's maintenance database.
     public var url: String { "postgres://onced@127.0.0.1:\(port)/postgres?sslmode=disable" }
 
+    /// The last `lines` lines of the server's log, for a failing test's message.
+    public func logTail(_ lines: Int = 40) -> String {
+        let log = (try? String(contentsOfFile: "\(directory)/server.log", encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
     public func start() throws {
         try run("pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "120", "start",
                 "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories=\(directory)")

@@ -108,7 +108,13 @@ import Testing
         func waitFor(_ condition: @escaping (Tally.State) -> Bool) async throws {
             let deadline = ContinuousClock.now + .seconds(60)
             while !tally.state.withLock({ condition($0) }) {
-                try #require(ContinuousClock.now < deadline, "timed out: \(tally.state.withLock { $0.statuses })")
+                try #require(ContinuousClock.now < deadline, """
+                    timed out: \(tally.state.withLock { $0.statuses })
+                    onced's log:
+                    \(daemon.logTail())
+                    PostgreSQL's log:
+                    \(cluster.logTail())
+                    """)
                 try await Task.sleep(for: .milliseconds(20))
             }
         }

@@ -32,7 +32,7 @@ final class Daemon: @unchecked Sendable {
         self.directory = directory
         process = try ChildProcess(OncedBinary.url.path, ["serve", "--port", "0"] + (store ?? ["--db", directory.path("onced.db")]) + [
             "--api-key", "\(Self.workspace):\(Self.key)", "--api-key", "\(Self.otherWorkspace):\(Self.otherKey)"] + arguments,
-                                   directory: directory.url.path, stdout: .pipe)
+                                   directory: directory.url.path, stdout: .pipe, stderr: .file(directory.path("onced.log")))
         let output = LineInput(process.output!)
         let marker = "onced listening on http://127.0.0.1:"
         while true {
@@ -81,6 +81,12 @@ final class Daemon: @unchecked Sendable {
 
     func get(_ path: String, key: String? = Daemon.key) async throws -> Reply {
         try await request("GET", path, key: key)
+    }
+
+    /// The last `lines` lines the daemon logged, for a failing test's message.
+    func logTail(_ lines: Int = 40) -> String {
+        let log = (try? String(contentsOfFile: directory.path("onced.log"), encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
     /// Sends SIGTERM and waits for the exit status.
