@@ -9,24 +9,25 @@ cd "$(dirname "$0")"
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 command -v sqlite3 >/dev/null || apt-get install -y -qq sqlite3 >/dev/null
 onced=../.build/release/onced
+. ./storage_v2.sh
 profiles=${PROFILES:-1000000}
 seconds=${SECONDS_PER_RUN:-20}
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-# onced's schema and a registered `legacy`, then a million profiles holding it, bulk-written by sqlite3.
+# A registered `legacy` and a million profiles holding it, bulk-written by sqlite3 in storage v2's layout.
 mkdir "$work/no-rules"
-echo '{"workspace": "FY12345678", "version": "live", "distinct_id": "seed", "$set": {"legacy": "x"}}' |
-    "$onced" apply --db "$work/base.db" --rules "$work/no-rules" > /dev/null 2>&1
+storage_v2_empty "$work/base.db"
 sqlite3 "$work/base.db" > /dev/null <<SQL
+INSERT INTO property_names (namespace, name, type, registered_at) VALUES (1, 'legacy', 'string', 0);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $profiles)
 INSERT INTO profiles (namespace, distinct_id, created_at, updated_at) SELECT 1, 'bulk-' || i, 0, 0 FROM n;
 INSERT INTO properties (profile, name, value, updated_at)
-    SELECT p.id, (SELECT id FROM property_names WHERE name = 'legacy'), 'value-' || p.id, 0 FROM profiles p
-    WHERE p.distinct_id LIKE 'bulk-%';
+    SELECT p.id, (SELECT id FROM property_names WHERE name = 'legacy'), 'value-' || p.id, 0 FROM profiles p;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
+storage_v2_migrate "$work/base.db" "$work/no-rules" "$profiles" "$profiles"
 
 for run in "without a drop" "dropping legacy"; do
     rm -f "$work"/run.db*

@@ -15,18 +15,20 @@ profiles=${PROFILES:-1000000}
 (cd .. && swift build -c release --product onced >/dev/null)
 swift build -c release --product query-latency >/dev/null
 onced=../.build/release/onced
+. ./storage_v2.sh
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir "$work/no-rules"
 db=${QUERY_DB:-$work/onced.db}
 if [ ! -s "$db" ]; then
-# onced's schema and the ten names registered with their types, then the rows in bulk.
-echo '{"workspace": "FY12345678", "version": "live", "distinct_id": "seed", "$set": {"plan": "x", "email": "x", "cohort": "x", "country": "x", "seats": 1, "score": 0.5, "beta": true, "signup": "2020-01-01", "last_seen": "2020-01-01", "tags": ["x"]}}' |
-    "$onced" apply --db "$db" --rules "$work/no-rules" > /dev/null 2>&1
+# The ten names registered with their types and the rows in bulk, in storage v2's layout; onced migrates them.
+storage_v2_empty "$db"
 sqlite3 "$db" > /dev/null <<SQL
-PRAGMA journal_mode = WAL;
-DELETE FROM properties; DELETE FROM profiles;
+INSERT INTO property_names (namespace, name, type, registered_at) VALUES
+    (1, 'plan', 'string', 0), (1, 'email', 'string', 0), (1, 'cohort', 'string', 0), (1, 'country', 'string', 0),
+    (1, 'seats', 'number', 0), (1, 'score', 'number', 0), (1, 'beta', 'boolean', 0),
+    (1, 'signup', 'date', 0), (1, 'last_seen', 'date', 0), (1, 'tags', 'list', 0);
 CREATE TEMP TABLE people AS
     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $profiles)
     SELECT i, 'user-' || i AS distinct_id,
@@ -62,6 +64,7 @@ CREATE INDEX wide_by_country ON wide (country);
 CREATE INDEX wide_by_seats ON wide (seats);
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
+storage_v2_migrate "$db" "$work/no-rules" "$profiles" $((profiles * 10))
 fi
 # The wide table gets an index on email and its planner statistics, as a team
 # would give its own table; onced's tables stay as onced leaves them (it never
@@ -113,6 +116,13 @@ run "list contains, ~9% (tags)" '{"property": "tags", "op": "contains", "value":
     "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = 't-7')"
 run "and/or of three" '{"and": [{"property": "plan", "op": "eq", "value": "pro"}, {"or": [{"property": "country", "op": "eq", "value": "k-3"}, {"property": "seats", "op": "gt", "value": 95}]}]}' \
     "plan = 'pro' AND (country = 'k-3' OR seats > 95)"
+# The date range's page walks the profiles and tests each one's value in its blob: the same walk with
+# that test in C (c/probe_floor.c) is its floor, without the sizing of the condition or the projection.
+mkdir -p out
+cc -O2 -o out/probe_floor c/probe_floor.c -lsqlite3
+signup=$(sqlite3 "$db" "SELECT id FROM property_names WHERE namespace = 1 AND name = 'signup'")
+awk -v s="$(out/probe_floor "$db" "$signup" 1704067200000000)" -v w="$(wide "SELECT * FROM wide WHERE signup >= 1704067200000000 ORDER BY distinct_id LIMIT 100")" \
+    'BEGIN { printf "date range page, the walk alone in C: %.2f ms, %.2f× the wide table (%.2f ms)\n", s * 1000, s / w, w * 1000 }'
 
 # Writes (wrk, 64 connections of set-once on new profiles) alone, then while counts of the list
 # question run back to back: a count reads a WAL snapshot and never holds the write lock.
