@@ -25,6 +25,8 @@ public final class ChildProcess: @unchecked Sendable {
         case inherit
         /// A file, created or appended to (a daemon's log, read when a test fails).
         case file(String)
+        /// A descriptor of the parent's (the write end of a pipe the test fills, say).
+        case descriptor(Int32)
     }
 
     public let pid: pid_t
@@ -55,6 +57,9 @@ public final class ChildProcess: @unchecked Sendable {
                 return nil
             case .file(let path):
                 posix_spawn_file_actions_addopen(&actions, target, path, childReads ? O_RDONLY : O_WRONLY | O_CREAT | O_APPEND, 0o644)
+                return nil
+            case .descriptor(let descriptor):
+                posix_spawn_file_actions_adddup2(&actions, descriptor, target)  // dup2 clears close-on-exec
                 return nil
             case .pipe:
                 var ends: [Int32] = [0, 0]
@@ -89,6 +94,17 @@ public final class ChildProcess: @unchecked Sendable {
     /// The exit status (128 + signal when a signal ended it), or nil while it runs.
     public var exitStatus: Int32? { exit.status.withLock { $0 } }
     public var isRunning: Bool { exitStatus == nil }
+
+    /// The CPU the child has used so far (user and system, in clock ticks), 0 once it has gone:
+    /// flat while it waits.
+    public var cpuTicks: Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")") else { return 0 }
+        // After the command's closing parenthesis, from the state (field 3): utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
+        return user + system
+    }
 
     public func send(_ signal: Int32) {
         if isRunning { kill(pid, signal) }

@@ -46,6 +46,31 @@ public final class PostgresCluster: Sendable {
         try start()
     }
 
+    /// Sends `signal` to the server and to each of its backends. `SIGSTOP`
+    /// makes a server that keeps every connection open and answers nothing
+    /// (the postmaster first, so it forks no backend meanwhile); `SIGCONT` resumes it.
+    public func signal(_ signal: Int32) throws {
+        let pid = try postmasterPID()
+        kill(pid, signal)
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let end = stat.lastIndex(of: ")") else { continue }
+            // After the command's closing parenthesis: state, then the parent's pid.
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            if fields.count > 1, Int32(fields[1]) == pid { kill(child, signal) }
+        }
+    }
+
+    /// The postmaster's pid, the first line of its pid file.
+    private func postmasterPID() throws -> pid_t {
+        let text = try String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8)
+        guard let line = text.split(separator: "\n").first, let pid = pid_t(line) else {
+            throw TestSetupError("no pid in \(directory)/data/postmaster.pid")
+        }
+        return pid
+    }
+
     deinit {
         try? run("pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop")
         try? FileManager.default.removeItem(atPath: directory)

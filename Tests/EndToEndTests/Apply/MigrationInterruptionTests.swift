@@ -22,8 +22,9 @@ import Testing
                 FROM (SELECT CAST(substr(distinct_id, 5) AS INTEGER) AS i, distinct_id FROM profiles WHERE distinct_id LIKE 'gen-%');
             """)
 
-        let seen = try await killMigration(of: fixture.database, at: "migrating to storage v2:", in: directory)
-        #expect(seen.first?.contains("migrating to storage v2: \(Self.generated + 4) profiles") == true, "\(seen)")
+        let firstLine = "onced: migrating to storage v2: \(Self.generated + 4) profiles, \(Self.generated + 12) values, "
+            + "\(Self.generated + 5) request records\n"
+        #expect(try await killMigration(of: fixture.database, after: firstLine, in: directory) == firstLine)
 
         // Rolled back: still the old schema, every old row there.
         #expect(try sqlite(fixture.database, "SELECT count(*) FROM grdb_migrations WHERE identifier LIKE 'v4%'") == "0")
@@ -58,11 +59,11 @@ import Testing
         #expect(entry?["properties"]?.objectValue?["plan"]?.objectValue?["outcome"] == .string("set"), "\(record.body)")
     }
 
-    /// Storage v3's migration (v6) killed while it packs values: the file keeps
-    /// storage v2's rows, and the next open packs them all.
+    /// Storage v3's migration (v6) killed while it packs values (at its line
+    /// "50000 profiles packed"): the file keeps storage v2's rows, and the next
+    /// open packs them all.
     @Test func aKilledPackingRollsBackAndTheNextOpenFinishesIt() async throws {
-        // Packing 200,000 takes most of a second: the kill lands well inside it.
-        let generated = 200_000
+        let generated = 100_000
         let directory = TemporaryDirectory()
         let fixture = try StorageFixture.copy("storage-v5", to: directory)
         let before = try sqlite(fixture.database, "SELECT count(*) FROM properties")
@@ -74,9 +75,9 @@ import Testing
                 SELECT id, 1, 'p' || substr(distinct_id, 5), 1000 FROM profiles WHERE distinct_id LIKE 'gen-%';
             """)
         let values = Int(before)! + generated
+        let firstLine = "onced: migrating to storage v3: \(values) values to pack into their profiles\n"
 
-        let seen = try await killMigration(of: fixture.database, at: "migrating to storage v3:", in: directory)
-        #expect(seen.last?.contains("migrating to storage v3: \(values) values to pack") == true, "\(seen)")
+        #expect(try await killMigration(of: fixture.database, after: firstLine, in: directory) == firstLine)
 
         // Rolled back: storage v2 still, every value in `properties`, no blob column.
         #expect(try sqlite(fixture.database, "SELECT count(*) FROM grdb_migrations WHERE identifier LIKE 'v6%'") == "0")
@@ -98,8 +99,8 @@ import Testing
         }
         let count = try await daemon.post("\(base)/profiles/count", #"{"where": {"property": "plan", "op": "starts_with", "value": "p1"}}"#,
                                           key: fixture.key)
-        // p1, p10–p19, …, p100000–p199999: 111,111 of the generated.
-        #expect(count.json?["count"] == .integer(111_111), "\(count.body)")
+        // p1, p10–p19, …, p10000–p19999, p100000: 11,112 of the generated.
+        #expect(count.json?["count"] == .integer(11_112), "\(count.body)")
     }
 
     /// A new file passes through every migration, silently.
@@ -110,23 +111,32 @@ import Testing
         #expect(!run.stderr.contains("migrating"), "\(run.stderr)")
     }
 
-    /// Starts `onced apply` on `database` (with no rules) and kills it at its
-    /// first line containing `marker`, when that migration has only begun: a
-    /// later line left too short a window on a loaded machine (the migration
-    /// committed before the kill landed). The lines it printed.
-    func killMigration(of database: String, at marker: String, in directory: TemporaryDirectory) async throws -> [String] {
+    /// Runs `onced apply` on `database` (with no rules), its stderr a pipe with
+    /// room for `firstLine` only, so that its next line, and with it the commit
+    /// of the migration that printed both, waits; kills it there, once it has
+    /// stopped using CPU. What it printed. (Killed when its first line was read
+    /// instead, a migration on a loaded machine committed before the kill landed.)
+    func killMigration(of database: String, after firstLine: String, in directory: TemporaryDirectory) async throws -> String {
+        let stderr = try FilledPipe(room: firstLine.utf8.count)
         try FileManager.default.createDirectory(atPath: directory.path("no-rules"), withIntermediateDirectories: true)
         let killed = try ChildProcess(OncedBinary.url.path, ["apply", "--db", database, "--rules", directory.path("no-rules")],
-                                      directory: directory.path(""), stdin: .pipe, stdout: .null, stderr: .pipe)
-        let progress = LineInput(killed.errors!)
-        var seen: [String] = []
-        while let line = try await offload({ try progress.next(within: .seconds(120)) }) {
-            seen.append(line)
-            if line.contains(marker) { break }
+                                      directory: directory.path(""), stdin: .pipe, stdout: .null, stderr: .descriptor(stderr.writeEnd))
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !stderr.isFull, killed.isRunning {
+            try #require(ContinuousClock.now < deadline, "the migration never printed its first line")
+            try await Task.sleep(for: .milliseconds(20))
         }
+        var cpu = killed.cpuTicks
+        repeat {
+            try await Task.sleep(for: .milliseconds(300))
+            let now = killed.cpuTicks
+            if now == cpu { break }
+            cpu = now
+        } while ContinuousClock.now < deadline
+        #expect(killed.isRunning, "the migration ended before the kill")
         killed.send(SIGKILL)
         _ = try await killed.exit(within: .seconds(30))
-        return seen
+        return stderr.written()
     }
 
     /// Runs SQL with the `sqlite3` shell; its output, trimmed.

@@ -4,7 +4,7 @@ import OncePostgres
 import Synchronization
 import Testing
 
-/// Several daemons on one PostgreSQL, and PostgreSQL going away under load.
+/// Several daemons on one PostgreSQL, and PostgreSQL going away or going silent.
 @Suite(.serialized) struct PostgresScaleOutTests {
     static let base = "/v1/\(Daemon.workspace)/live"
 
@@ -137,6 +137,44 @@ import Testing
         }
         #expect(missing.isEmpty, "\(missing.count) of \(state.acknowledged.count) acknowledged writes are missing")
         try await store.close()
+        #expect(daemon.process.isRunning)
+    }
+
+    /// PostgreSQL stops answering (its processes stopped: every connection stays
+    /// open and nothing comes back, which postgres-nio alone would wait out
+    /// forever): a write fails with 503 and Retry-After once the statement
+    /// deadline passes, and once the server answers again the daemon writes
+    /// again without being restarted.
+    @Test func postgresThatStopsAnsweringFailsWritesInTime() async throws {
+        let cluster = try PostgresCluster()
+        let url = try await TestPostgres.newDatabase(on: PostgresURL(cluster.url))
+        let daemon = try await Daemon.start(store: ["--postgres", url])
+        let path = "\(Self.base)/profiles/properties/set-once"
+        func write(_ id: String) async throws -> Daemon.Reply {
+            try await daemon.post(path, #"{"$once": {"n": 1}, "distinct_id": "\#(id)"}"#)
+        }
+        #expect(try await write("before").status == 202)
+
+        try cluster.signal(SIGSTOP)
+        let during: Daemon.Reply
+        do {
+            during = try await write("during")  // URLSession gives up after 60 s: a hang fails here
+        } catch {
+            try cluster.signal(SIGCONT)
+            throw error
+        }
+        try cluster.signal(SIGCONT)
+        #expect(during.status == 503, "\(during.status) \(during.body)\n\(daemon.logTail())")
+        #expect(during.headers.contains { $0.key.lowercased() == "retry-after" }, "\(during.headers)")
+
+        // Back after the writer's reconnect backoff (a few seconds at most).
+        let deadline = ContinuousClock.now + .seconds(60)
+        var status = try await write("after").status
+        while status != 202 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            status = try await write("after").status
+        }
+        #expect(status == 202, "onced's log:\n\(daemon.logTail())")
         #expect(daemon.process.isRunning)
     }
 }
