@@ -28,8 +28,7 @@ public final class PostgresCluster: Sendable {
 
     /// The last `lines` lines of the server's log, for a failing test's message.
     public func logTail(_ lines: Int = 40) -> String {
-        let log = (try? String(contentsOfFile: "\(directory)/server.log", encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        lastLines(of: "\(directory)/server.log", lines)
     }
 
     public func start() throws {

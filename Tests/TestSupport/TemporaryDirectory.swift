@@ -23,3 +23,10 @@ public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// The last `lines` lines of the text file at `path` (a process's log, for a
+/// failing test's message); empty when there is none.
+public func lastLines(of path: String, _ lines: Int = 40) -> String {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+}

@@ -85,8 +85,7 @@ final class Daemon: @unchecked Sendable {
 
     /// The last `lines` lines the daemon logged, for a failing test's message.
     func logTail(_ lines: Int = 40) -> String {
-        let log = (try? String(contentsOfFile: directory.path("onced.log"), encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        lastLines(of: directory.path("onced.log"), lines)
     }
 
     /// Sends SIGTERM and waits for the exit status.
