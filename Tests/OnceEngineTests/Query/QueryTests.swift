@@ -193,6 +193,27 @@ import TestSupport
         try await test.engine.close()
     }
 
+    /// A page carried over from its caller's thread to the query thread reads
+    /// its earlier rows' properties in the new snapshot: a profile erased in
+    /// between (its row gone) is left out, not shown without properties.
+    @Test func aPageLeavesOutAProfileWhoseRowIsGone() async throws {
+        let test = try await TestEngine(.sqlite)
+        for id in ["a", "b"] { try await test.submit(#"{"$set": {"plan": "pro", "seats": 2}}"#, distinctID: id) }
+        let store = try #require(test.engine.store as? SQLiteStore)
+        let namespace = namespace
+        let shown = try await store.queries.read { db, statements in
+            let names = try store.queryNames.read(namespace, in: db, statements: statements)
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM profiles ORDER BY distinct_id")
+            let blank = { (id: String) in Profile(distinctID: id, properties: [], createdAt: Date(), updatedAt: Date()) }
+            var profiles = [blank("a"), blank("gone"), blank("b")]
+            try SQLiteStore.loadProperties(into: &profiles, ids: [ids[0], ids.max()! + 1, ids[1]], shown: ["seats"],
+                                           names: names, statements: statements, db: db)
+            return profiles.map { "\($0.distinctID) \($0.properties.map(\.name))" }
+        }
+        #expect(shown == ["a [\"seats\"]", "b [\"seats\"]"])
+        try await test.engine.close()
+    }
+
     #if os(Linux)
     /// Queries run below the writes' CPU priority, and only they do: GET's readers keep theirs.
     @Test func sqliteQueriesRunAtNiceTen() async throws {

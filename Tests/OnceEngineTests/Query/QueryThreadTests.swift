@@ -79,6 +79,59 @@ import TestSupport
         await #expect(throws: StoreError.self) { try await store.queries.answer { _, _, _ in 1 } }
     }
 
+    /// A page goes on from the last row it read, whichever way it stopped:
+    /// a walk in distinct_id order out of steps (2 × 4,096 here, a few
+    /// hundred profiles, so among the `b-` profiles, none of which match),
+    /// driven on by its condition's 2,530 matches (too many to join to); or
+    /// an attempt on the caller's thread out of time (none here), carried
+    /// over to the query thread. Each gives the same pages, properties and
+    /// all, as a walk never stopped.
+    @Test func aPageGoesOnFromItsLastRowWhereverItStopped() async throws {
+        let test = try await TestEngine(.sqlite)
+        let people = (0..<30).map { ("a-\($0)", 5) } + (0..<3000).map { ("b-\($0)", 0) } + (0..<2500).map { ("c-\($0)", 5 + $0 % 3) }
+        let elements = try people.map { id, seats in
+            try RequestDecoder.element(distinctID: id, opsIn: try JSONParser.parse(#"{"$set": {"seats": \#(seats), "name": "n\#(id)"}}"#).objectValue!)
+        }
+        for chunk in stride(from: 0, to: elements.count, by: 500) {
+            let end = min(chunk + 500, elements.count)
+            _ = try await test.engine.submit(WriteRequest(namespace: TestEngine.namespace, elements: Array(elements[chunk..<end])))
+        }
+        var outOfSteps = SQLiteStore.Options()
+        outOfSteps.pageWalkSteps = 2 * Int(QueryProgress.interval)
+        var outOfTime = SQLiteStore.Options()
+        outOfTime.queryTimeOnCaller = .zero
+        var unstopped = SQLiteStore.Options()
+        unstopped.pageWalkSteps = .max
+        unstopped.queryTimeOnCaller = .seconds(600)
+        let engines = try [outOfSteps, outOfTime, unstopped].map { try Engine(sqlitePath: test.dbPath, options: $0) }
+        let filters = [
+            #"{"property": "seats", "op": "gte", "value": 1}"#,
+            #"{"and": [{"property": "name", "op": "contains", "value": "-2"}, {"property": "seats", "op": "gt", "value": 4}]}"#,
+        ]
+        for filter in filters {
+            let expected = people.filter { id, seats in seats >= 1 && (filter.contains("contains") ? id.contains("-2") : true) }
+                .map(\.0).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            var pages: [[Profile]] = []
+            for engine in engines {
+                var profiles: [Profile] = []
+                var cursor: String?
+                repeat {
+                    let body = #"{"where": \#(filter), "limit": 100\#(cursor.map { #", "cursor": "\#($0)""# } ?? "")}"#
+                    let page = try await engine.query(try JSONParser.parse(body), in: TestEngine.namespace, timeout: .seconds(60))
+                    profiles += page.profiles
+                    cursor = page.nextCursor
+                } while cursor != nil
+                pages.append(profiles)
+            }
+            #expect(pages[2].map(\.distinctID) == expected, "\(filter)")
+            #expect(pages[2].allSatisfy { $0.properties.map(\.0) == ["name", "seats"] }, "\(filter)")
+            #expect(pages[0] == pages[2], "out of steps: \(filter)")
+            #expect(pages[1] == pages[2], "out of time: \(filter)")
+        }
+        for engine in engines { try await engine.close() }
+        try await test.engine.close()
+    }
+
     /// Every query of a large namespace outruns a zero time on its caller and is answered on the query thread,
     /// from the statements it was stopped in: the same answers as with all the time it needs on the caller.
     @Test func answersAreTheSameWhereverTheQueryEnds() async throws {

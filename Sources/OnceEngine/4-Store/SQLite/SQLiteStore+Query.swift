@@ -13,52 +13,31 @@ extension SQLiteStore {
     typealias Names = [String: (id: Int64, type: PropertyType)]
 
     public func page(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> QueryPage {
-        try await read(namespace, timeout: timeout, checking: { try body.query(in: namespace, types: $0) }) { db, statements, kept, query in
-            let names = kept.names
+        let walkBudget = max(0, pageWalkSteps / Int(QueryProgress.interval))
+        let carried = CarriedRows()
+        return try await read(namespace, timeout: timeout, checking: { try body.query(in: namespace, types: $0) }) { db, statements, kept, query, progress in
             guard let namespace = kept.id else { return QueryPage(profiles: [], nextCursor: nil) }
-            // A range small enough drives the page from its matches; otherwise the page walks the profiles.
-            let conjuncts = Self.conjuncts(of: query.filter)
-            let small = try Self.smallestRange(of: conjuncts, under: Self.drivingLimit, names: names, statements: statements, db: db)
-            // A driver of few matches (`lookupLimit`) is joined to: its rows, their profiles by id, sorted.
-            var driver: Condition?
-            var joined: Condition?
-            if let small, case .condition(let condition) = conjuncts[small.offset] {
-                driver = condition
-                if small.size <= Self.lookupLimit { joined = condition }
+            var page = carried.take() ?? PageRows(limit: query.fetchLimit)
+            do {
+                try Self.fill(&page, query, namespace: namespace, walkBudget: walkBudget, names: kept.names, progress: progress,
+                              statements: statements, db: db)
+                var shown = QueryPage(fetched: page.profiles, limit: query.limit)
+                // The one past the page only says that another follows: its properties are not read. Rows read in an
+                // earlier snapshot are read again whatever is shown, so that a profile erased since is left out.
+                if !shown.profiles.isEmpty, query.properties != [] || page.earlier > 0 {
+                    try Self.loadProperties(into: &shown.profiles, ids: page.ids.prefix(query.limit), shown: query.properties,
+                                            names: kept, statements: statements, db: db)
+                }
+                return shown
+            } catch {
+                carried.keep(page)
+                throw error
             }
-            var driving = SQLiteFilter(names: names)
-            let rows = joined.flatMap { driving.rows(of: $0, profiles: true) }
-            let form: SQLiteFilter.Form = if let joined, rows != nil { .joined(driver: joined) } else { .probes(driver: driver) }
-            var filter = SQLiteFilter(names: names, form: form)
-            var condition = SQLText()
-            filter.sql(query.filter, into: &condition)
-            let page = try statements.statement(rows.map { Self.pageSQL(condition, joinedTo: $0) } ?? Self.pageSQL(condition), in: db)
-            var ids: [Int64] = []
-            var profiles: [Profile] = []
-            // In the text's order: the joined rows' arguments, the namespace and cursor, the filter's, the limit.
-            try SQLiteBinder.forEachRow(page, in: db, limit: query.fetchLimit, { binder in
-                driving.arguments.forEach { binder.argument($0) }
-                binder.integer(namespace)
-                binder.text(query.after ?? "")
-                filter.arguments.forEach { binder.argument($0) }
-                if rows == nil { binder.integer(Int64(query.fetchLimit)) }
-            }) { row in
-                ids.append(sqlite3_column_int64(row, 0))
-                profiles.append(Profile(distinctID: StoredValue.text(row, 1), properties: [],
-                                        createdAt: Date(epochMilliseconds: sqlite3_column_int64(row, 2)),
-                                        updatedAt: Date(epochMilliseconds: sqlite3_column_int64(row, 3))))
-            }
-            // The one past the page only says that another follows: its properties are not read.
-            if !profiles.isEmpty, query.properties != [] {
-                try Self.loadProperties(into: &profiles, ids: ids.prefix(query.limit), shown: query.properties, names: kept,
-                                        statements: statements, db: db)
-            }
-            return QueryPage(fetched: profiles, limit: query.limit)
         }
     }
 
     public func count(_ body: QueryBody, in namespace: Namespace, timeout: Duration) async throws -> Int {
-        try await read(namespace, timeout: timeout, checking: { try body.countFilter(types: $0) }) { db, statements, kept, filter in
+        try await read(namespace, timeout: timeout, checking: { try body.countFilter(types: $0) }) { db, statements, kept, filter, _ in
             let names = kept.names
             guard let namespace = kept.id else { return 0 }
             // A condition every match meets drives the count from its own rows: a name's rows are one per
@@ -82,10 +61,11 @@ extension SQLiteStore {
 
     /// Fills in the properties of `profiles` (whose row ids are `ids`, in the
     /// same order): only the names in `shown`, or all of them, read from
-    /// each profile's `props` in place. One kept statement, stepped once per
+    /// each profile's `props` in place; a profile whose row is gone (erased
+    /// since an earlier snapshot read it) is removed. One kept statement, stepped once per
     /// profile, where a list of the page's ids in JSON was built and read
     /// through `json_each` for every page.
-    private static func loadProperties(into profiles: inout [Profile], ids: ArraySlice<Int64>, shown: Set<String>?,
+    static func loadProperties(into profiles: inout [Profile], ids: ArraySlice<Int64>, shown: Set<String>?,
                                        names: QueryNames.Read, statements: QueryStatements, db: Database) throws {
         let ranked = names.ranked
         // The ranks shown, when not all are; a name dropped (its rows still to be reclaimed) has none.
@@ -96,18 +76,23 @@ extension SQLiteStore {
         }
         let statement = try statements.statement("SELECT props FROM profiles WHERE id = ?", in: db)
         var values: [(rank: Int, value: PropertyValue)] = []
+        var gone: [Int] = []
         for (offset, id) in zip(profiles.indices, ids) {
+            var found = false
             try SQLiteBinder.forEachRow(statement, in: db, { $0.integer(id) }) { row in
+                found = true
                 let blob = StoredValue.blob(row, 0)
                 try PackedValues.forEach(in: blob) { entry in
                     guard let rank = ranked.rankByID[entry.name], visible?[rank] ?? true else { return }
                     values.append((rank, try PackedValues.value(entry, as: ranked.names[rank].type, in: blob)))
                 }
             }
+            if !found { gone.append(offset) }
             values.sort { $0.rank < $1.rank }
             profiles[offset].properties = values.map { (ranked.names[$0.rank].name, $0.value) }
             values.removeAll(keepingCapacity: true)
         }
+        for offset in gone.reversed() { profiles.remove(at: offset) }
     }
 
     /// The condition a count is driven from, and the others: the range of
@@ -125,6 +110,104 @@ extension SQLiteStore {
         var rest = conjuncts
         rest.remove(at: chosen)
         return (driver, rest)
+    }
+
+    /// Reads `page` to its limit by the cheapest plan found: a condition of
+    /// few matches joined to, or a walk in distinct_id order (see
+    /// ``Options/pageWalkSteps``). Each plan goes on after the rows read so far.
+    private static func fill(_ page: inout PageRows, _ query: ProfileQuery, namespace: Int64, walkBudget: Int, names: Names,
+                             progress: QueryProgress, statements: QueryStatements, db: Database) throws {
+        guard page.profiles.count < page.limit else { return }
+        let conjuncts = conjuncts(of: query.filter)
+        func walk(_ form: SQLiteFilter.Form) throws {
+            try Self.walk(form, query.filter, namespace: namespace, after: page.cursor ?? query.after ?? "", into: &page,
+                          names: names, statements: statements, db: db)
+        }
+        // A condition of few matches is joined to: its rows, their profiles by id, sorted.
+        if let small = try smallestRange(of: conjuncts, under: lookupLimit + 1, names: names, statements: statements, db: db),
+           case .condition(let condition) = conjuncts[small.offset] {
+            try walk(.joined(driver: condition))
+        } else if !conjuncts.contains(where: isRange) {
+            try walk(.probes(driver: nil))
+        } else if try !progress.budgeted(walkBudget, { try walk(.probes(driver: nil)) }) {
+            // The walk ran out of steps. Past half its page, the rest costs about what that half did: it walks
+            // on. Otherwise it goes on tested against the list of a condition's matches if one has few enough.
+            let small = page.profiles.count * 2 >= page.limit ? nil
+                : try smallestRange(of: conjuncts, under: drivingLimit, names: names, statements: statements, db: db)
+            try walk(.probes(driver: small.flatMap { if case .condition(let driver) = conjuncts[$0.offset] { driver } else { nil } }))
+        }
+    }
+
+    /// A page's rows as they are read: each profile's row id, to read its properties by, and its columns.
+    struct PageRows {
+        /// The page's size and one more, which only says that another page follows.
+        let limit: Int
+        var ids: [Int64] = []
+        var profiles: [Profile] = []
+        /// How many were read in an earlier attempt's snapshot.
+        var earlier = 0
+        /// The last distinct_id read: where a plan goes on from.
+        var cursor: String? { profiles.last?.distinctID }
+    }
+
+    /// The rows a page's attempt on its caller's thread read before it gave
+    /// way (``QueryThread/GiveWay``): the query thread's attempt goes on after
+    /// them instead of reading them again, a boundary between two snapshots
+    /// like the one between two pages. (Read anew, they had been a fifth of a
+    /// 10 % date range's page: its first 250 µs.) One attempt touches it at a
+    /// time: the caller's ends before the query thread's begins.
+    final class CarriedRows: @unchecked Sendable {
+        private var rows: PageRows?
+
+        func keep(_ page: PageRows) {
+            rows = page
+        }
+
+        func take() -> PageRows? {
+            defer { rows = nil }
+            return rows.map { page in
+                var page = page
+                page.earlier = page.profiles.count
+                return page
+            }
+        }
+    }
+
+    /// Appends to `page`, up to its limit, the profiles after `cursor` that
+    /// match `filter`, read as `form` plans.
+    private static func walk(_ form: SQLiteFilter.Form, _ filter: Filter, namespace: Int64, after cursor: String,
+                             into page: inout PageRows, names: Names, statements: QueryStatements, db: Database) throws {
+        let wanted = page.limit - page.profiles.count
+        guard wanted > 0 else { return }
+        var driving = SQLiteFilter(names: names)
+        var rows: SQLText?
+        var form = form
+        if case .joined(let driver) = form {
+            rows = driving.rows(of: driver, profiles: true)
+            if rows == nil { form = .probes(driver: nil) }  // only a condition with rows is sized as small
+        }
+        var compiled = SQLiteFilter(names: names, form: form)
+        var condition = SQLText()
+        compiled.sql(filter, into: &condition)
+        let statement = try statements.statement(rows.map { pageSQL(condition, joinedTo: $0) } ?? pageSQL(condition), in: db)
+        // In the text's order: the joined rows' arguments, the namespace and cursor, the filter's, the limit.
+        try SQLiteBinder.forEachRow(statement, in: db, limit: wanted, { binder in
+            driving.arguments.forEach { binder.argument($0) }
+            binder.integer(namespace)
+            binder.text(cursor)
+            compiled.arguments.forEach { binder.argument($0) }
+            if rows == nil { binder.integer(Int64(wanted)) }
+        }) { row in
+            page.ids.append(sqlite3_column_int64(row, 0))
+            page.profiles.append(Profile(distinctID: StoredValue.text(row, 1), properties: [],
+                                         createdAt: Date(epochMilliseconds: sqlite3_column_int64(row, 2)),
+                                         updatedAt: Date(epochMilliseconds: sqlite3_column_int64(row, 3))))
+        }
+    }
+
+    /// Whether `filter` is a condition whose size ``smallestRange(of:under:names:statements:db:)`` can bound.
+    private static func isRange(_ filter: Filter) -> Bool {
+        if case .condition(let condition) = filter { SQLiteFilter.ranges(condition.test) } else { false }
     }
 
     /// Profiles a condition may match and still drive a page: past this, a
@@ -182,7 +265,7 @@ extension SQLiteStore {
                                       db: Database) throws -> (offset: Int, size: Int)? {
         var smallest: (offset: Int, size: Int)?
         for (offset, conjunct) in conjuncts.enumerated() {
-            guard case .condition(let condition) = conjunct, SQLiteFilter.ranges(condition.test) else { continue }
+            guard isRange(conjunct), case .condition(let condition) = conjunct else { continue }
             var sizing = SQLiteFilter(names: names)
             guard let rows = sizing.rows(of: condition) else { continue }
             var sql: SQLText = "SELECT count(*) FROM ("
@@ -205,7 +288,7 @@ extension SQLiteStore {
     /// waited behind other queries.
     private func read<Checked, T: Sendable>(_ namespace: Namespace, timeout: Duration,
                                             checking check: @escaping @Sendable ([String: PropertyType]) throws -> Checked,
-                                            _ run: @escaping @Sendable (Database, QueryStatements, QueryNames.Read, Checked) throws -> T) async throws -> T {
+                                            _ run: @escaping @Sendable (Database, QueryStatements, QueryNames.Read, Checked, QueryProgress) throws -> T) async throws -> T {
         let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout.nanoseconds))
         let onCaller = UInt64(max(0, queryTimeOnCaller.nanoseconds))
         let queryNames = self.queryNames
@@ -213,17 +296,10 @@ extension SQLiteStore {
             let kept = try queryNames.read(namespace, in: db, statements: statements)
             let checked = try check(kept.types)
             let stop = attempt == .caller ? min(deadline, DispatchTime.now().uptimeNanoseconds &+ onCaller) : deadline
-            let limit = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-            limit.initialize(to: stop)
-            sqlite3_progress_handler(db.sqliteConnection, 4096, { context in
-                DispatchTime.now().uptimeNanoseconds > context!.load(as: UInt64.self) ? 1 : 0
-            }, limit)
-            defer {
-                sqlite3_progress_handler(db.sqliteConnection, 0, nil, nil)
-                limit.deallocate()
-            }
+            let progress = QueryProgress(stoppingAt: stop, on: db)
+            defer { progress.remove(from: db) }
             do {
-                return try run(db, statements, kept, checked)
+                return try run(db, statements, kept, checked, progress)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && stop < deadline
                                                       && DispatchTime.now().uptimeNanoseconds < deadline {
                 // Past its time on the caller's thread, not its time limit. The statement stopped

@@ -43,6 +43,13 @@ public final class SQLiteStore: ProfileStore {
         /// back was half of a one-profile query's time (~0.03 of its 0.06–0.08 ms);
         /// this much, wasted by a long query that starts again, is a few percent of it.
         public var queryTimeOnCaller: Duration = .microseconds(250)
+        /// SQLite VM steps a cohort page walks in distinct_id order, testing
+        /// each profile, before it sizes its range conditions to choose another
+        /// plan (SPEC §8): about what sizing one costs in time (~0.6–0.8 ms;
+        /// a one-condition walk takes ~16 steps a profile, ~4,000 profiles).
+        /// A condition matching more than ~3 % fills its page within them,
+        /// unsized, and one matching fewer pays at most about twice its best plan.
+        public var pageWalkSteps = 65_536
         /// Told each step of a migration of the file's schema (a line for a person to read).
         public var migrationProgress: (@Sendable (String) -> Void)?
         /// The defaults: durable (`synchronous=FULL`), 5 s busy timeout, batches of up to 1,024, a 64 MiB page cache.
@@ -58,6 +65,8 @@ public final class SQLiteStore: ProfileStore {
     let queries: QueryThread
     /// See ``Options/queryTimeOnCaller``.
     let queryTimeOnCaller: Duration
+    /// See ``Options/pageWalkSteps``.
+    let pageWalkSteps: Int
     /// The namespaces' names as queries last read them.
     let queryNames = QueryNames()
     private let ids = SQLiteIDs()
@@ -90,6 +99,7 @@ public final class SQLiteStore: ProfileStore {
         self.pool = pool
         queries = try QueryThread(path: path, configuration: configuration)
         queryTimeOnCaller = options.queryTimeOnCaller
+        pageWalkSteps = options.pageWalkSteps
         let diskFault = self.diskFault
         let checkpointer = try WALCheckpointer(path: path, fault: diskFault)
         self.checkpointer = checkpointer
