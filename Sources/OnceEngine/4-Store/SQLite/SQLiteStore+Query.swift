@@ -62,11 +62,11 @@ extension SQLiteStore {
     /// Fills in the properties of `profiles` (whose row ids are `ids`, in the
     /// same order): only the names in `shown`, or all of them, read from
     /// each profile's `props` in place; a profile whose row is gone (erased
-    /// since an earlier snapshot read it) is removed. One kept statement, stepped once per
-    /// profile, where a list of the page's ids in JSON was built and read
-    /// through `json_each` for every page.
+    /// since an earlier snapshot read it) is removed. One kept statement,
+    /// stepped once per profile, where a list of the page's ids in JSON was
+    /// built and read through `json_each` for every page.
     static func loadProperties(into profiles: inout [Profile], ids: ArraySlice<Int64>, shown: Set<String>?,
-                                       names: QueryNames.Read, statements: QueryStatements, db: Database) throws {
+                               names: QueryNames.Read, statements: QueryStatements, db: Database) throws {
         let ranked = names.ranked
         // The ranks shown, when not all are; a name dropped (its rows still to be reclaimed) has none.
         let visible = shown.map { shown in
